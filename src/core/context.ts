@@ -1,0 +1,29 @@
+import type { Store } from '../store/store.js';
+import type { AuditLog } from './audit.js';
+import type { Clock } from './clock.js';
+import type { KeyRing } from './keys.js';
+import type { PasswordHasher } from './passwords.js';
+import type { Limiter } from './rate-limit.js';
+import type { UsageRecorder } from './usage.js';
+
+export interface CoreSettings {
+  issuer: string;
+  env: 'production' | 'development';
+  adminToken: string | null;
+  loginLimits: { perUser: number; perIp: number; windowSeconds: number };
+}
+
+/** Everything a core verb may need, passed explicitly: no globals, a clock tests can move. */
+export interface Core {
+  readonly settings: CoreSettings;
+  readonly store: Store;
+  readonly clock: Clock;
+  readonly limiter: Limiter;
+  readonly hasher: PasswordHasher;
+  readonly keys: KeyRing;
+  readonly audit: AuditLog;
+  readonly usage: UsageRecorder;
+}
+
+/** Who did something, as the audit log names them. */
+export type Actor = `operator:${string}` | `app:${string}` | `user:${number}` | `master-key:${string}` | 'system' | 'anonymous';

@@ -1,0 +1,87 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { crc32 } from 'node:zlib';
+
+/** The kinds of token tokend issues (SPEC §2). */
+export type TokenKind = 'access' | 'refresh' | 'service' | 'install' | 'api';
+
+/** Every opaque secret tokend hands out, with its public prefix. */
+export const PREFIXES = {
+  access: 'tka_',
+  refresh: 'tkr_',
+  service: 'tks_',
+  install: 'tki_',
+  api: 'tkp_',
+  masterKey: 'tkm_',
+  clientSecret: 'tkc_',
+  operator: 'tko_',
+} as const;
+
+export type SecretKind = keyof typeof PREFIXES;
+
+const ALPHABET = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
+const RANDOM_LENGTH = 32; // 32 base62 characters = 190 bits
+const CHECKSUM_LENGTH = 6; // 62^6 > 2^32, so any CRC32 fits
+const BODY = new RegExp(`^[0-9A-Za-z]{${RANDOM_LENGTH + CHECKSUM_LENGTH}}$`);
+
+const kindByPrefix = new Map<string, SecretKind>(
+  Object.entries(PREFIXES).map(([kind, prefix]) => [prefix, kind as SecretKind]),
+);
+
+/** Uniform base62 characters: bytes ≥ 248 are dropped, so no character is more likely than another. */
+export function randomBase62(length: number): string {
+  let out = '';
+  while (out.length < length) {
+    for (const byte of randomBytes(length * 2)) {
+      if (byte < 248) out += ALPHABET[byte % 62];
+      if (out.length === length) break;
+    }
+  }
+  return out;
+}
+
+function base62(value: number, width: number): string {
+  let out = '';
+  let rest = value;
+  do {
+    out = ALPHABET[rest % 62] + out;
+    rest = Math.floor(rest / 62);
+  } while (rest > 0);
+  return out.padStart(width, '0');
+}
+
+function checksum(text: string): string {
+  return base62(crc32(text), CHECKSUM_LENGTH);
+}
+
+/** A new opaque secret: prefix, 190 random bits and a CRC32 of both (SPEC §2 "Token format"). */
+export function mintSecret(kind: SecretKind): string {
+  const body = PREFIXES[kind] + randomBase62(RANDOM_LENGTH);
+  return body + checksum(body);
+}
+
+/**
+ * The kind of a well-formed opaque secret, or null. A null answer needs no store
+ * lookup: the checksum lets us refuse typos and forgeries for free (SPEC §2).
+ */
+export function parseSecret(secret: string): SecretKind | null {
+  if (secret.length !== 4 + RANDOM_LENGTH + CHECKSUM_LENGTH) return null;
+  const kind = kindByPrefix.get(secret.slice(0, 4));
+  const rest = secret.slice(4);
+  if (kind === undefined || !BODY.test(rest)) return null;
+  const body = secret.slice(0, -CHECKSUM_LENGTH);
+  return checksum(body) === secret.slice(-CHECKSUM_LENGTH) ? kind : null;
+}
+
+/** What the store keeps instead of a secret. */
+export function hashSecret(secret: string): string {
+  return createHash('sha256').update(secret).digest('hex');
+}
+
+/** A JWT is three base64url parts; we only look at a string this shape as one. */
+export function looksLikeJwt(value: string): boolean {
+  return /^eyJ[\w-]*\.[\w-]+\.[\w-]*$/.test(value);
+}
+
+export function isTokenKind(kind: SecretKind): kind is TokenKind {
+  return kind === 'access' || kind === 'refresh' || kind === 'service' || kind === 'install' || kind === 'api';
+}

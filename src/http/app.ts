@@ -1,0 +1,88 @@
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import Ajv from 'ajv';
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { DestinationStream } from 'pino';
+import type { Core } from '../core/context.js';
+import { NotFound } from '../core/errors.js';
+import { adminRoutes } from './admin/index.js';
+import { BODY_LIMIT, parseParams, registerBodyParsers, rejectDuplicates } from './body.js';
+import { oauthError, sendError } from './errors.js';
+import { healthRoutes } from './health.js';
+import { loggerOptions } from './logging.js';
+import { meRoutes } from './me.js';
+import { oauthRoutes } from './oauth.js';
+import { SHARED_SCHEMAS } from './schemas.js';
+
+export interface AppOptions {
+  core: Core;
+  logLevel?: string;
+  /** Where logs go (tests capture them); stdout by default. */
+  logStream?: DestinationStream;
+  /** Proxy addresses whose X-Forwarded-For is believed. */
+  trustProxy?: readonly string[];
+  version?: string;
+}
+
+/**
+ * Builds the HTTP app around a core. It never listens: the CLI does, and tests
+ * use `inject` or listen on a loopback port themselves.
+ */
+export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
+  const { core } = options;
+  const app = Fastify({
+    logger: loggerOptions(options.logLevel ?? 'info', options.logStream),
+    bodyLimit: BODY_LIMIT,
+    trustProxy: options.trustProxy !== undefined && options.trustProxy.length > 0 ? [...options.trustProxy] : false,
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200, querystringParser: (text: string) => parseParams(text) },
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+  });
+
+  // Bodies are validated strictly (a number is not a password); URL parts may be coerced ("50" → 50).
+  const bodyAjv = new Ajv.default({ coerceTypes: false, useDefaults: true, removeAdditional: false, strict: false });
+  const urlAjv = new Ajv.default({ coerceTypes: true, useDefaults: true, removeAdditional: false, strict: false });
+  app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? bodyAjv : urlAjv).compile(schema));
+
+  registerBodyParsers(app);
+  app.addHook('onRequest', async (request) => rejectDuplicates(request.query as object, 'query'));
+  app.addHook('onSend', async (_request, reply) => {
+    reply.header('x-content-type-options', 'nosniff');
+    if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
+  });
+  for (const schema of SHARED_SCHEMAS) app.addSchema(schema);
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'tokend',
+        version: options.version ?? '0.0.0',
+        description: 'Issues, renews, verifies and revokes tokens: OAuth 2.0 and five compatible token APIs on one store.',
+      },
+      components: {
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer', description: 'A user token; `Token <key>` is accepted too' },
+          operator: { type: 'http', scheme: 'bearer', description: 'An operator token' },
+          client: { type: 'http', scheme: 'basic', description: 'client_id and client_secret' },
+        },
+      },
+    },
+    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
+  });
+  await app.register(swaggerUi, {
+    routePrefix: '/docs',
+    uiConfig: { validatorUrl: null, deepLinking: false },
+    staticCSP: true,
+  });
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  await app.register(healthRoutes, { core });
+  await app.register(oauthRoutes, { core });
+  await app.register(meRoutes, { core });
+  await app.register(adminRoutes, { core, prefix: '/admin/v1' });
+
+  app.setNotFoundHandler((request, reply) => sendError(request, reply, new NotFound('route'), oauthError));
+  app.setErrorHandler((error, request, reply) => sendError(request, reply, error, oauthError));
+  return app;
+}

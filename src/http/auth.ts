@@ -1,0 +1,75 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Core } from '../core/context.js';
+import { InvalidRequest, InvalidToken } from '../core/errors.js';
+import type { User } from '../core/model.js';
+import { authenticateOperator, type Operator } from '../core/operators.js';
+import type { TokenKind } from '../core/tokens.js';
+import { verifyToken, type Verified } from '../core/verification.js';
+
+/** A verified token that belongs to a user. */
+export type UserCall = Verified & { user: User };
+
+export interface GuardOptions {
+  /** This endpoint opts in to install tokens, in the header or the `token` query parameter (SPEC §5.3). */
+  installTokens?: boolean;
+}
+
+/** Kinds that act for a user on tokend's own endpoints; refresh and service tokens never do. */
+const USER_KINDS: readonly TokenKind[] = ['access', 'api'];
+
+/** `Authorization: Bearer x` or `Token x` (SPEC §5.3: Token is accepted wherever Bearer is). */
+export function tokenFromHeader(request: FastifyRequest): string | null {
+  const header = request.headers.authorization;
+  if (header === undefined) return null;
+  const match = /^(?:Bearer|Token) +([\x21-\x7e]+) *$/i.exec(header);
+  if (match === null) throw new InvalidToken('the Authorization header must be "Bearer <token>" or "Token <token>"');
+  return match[1]!;
+}
+
+type Query = Record<string, string | undefined>;
+
+/**
+ * The token a request presents. A token in the URL is only ever an install
+ * token on an endpoint that opts in; the answer to any request that carried
+ * one is `Cache-Control: private, no-store` (SPEC §9).
+ */
+function presentedToken(request: FastifyRequest, reply: FastifyReply, options: GuardOptions): { token: string; inUrl: boolean } {
+  const query = (request.query ?? {}) as Query;
+  const inUrl = query.token ?? query.access_token;
+  if (inUrl !== undefined) reply.header('cache-control', 'private, no-store');
+  const header = tokenFromHeader(request);
+  if (inUrl !== undefined) {
+    if (header !== null) throw new InvalidRequest('send the token in one place only');
+    if (!options.installTokens || query.token === undefined) throw new InvalidToken('tokens are not accepted in the URL of this endpoint');
+    return { token: inUrl, inUrl: true };
+  }
+  if (header === null) throw new InvalidToken('this endpoint needs a token in the Authorization header');
+  return { token: header, inUrl: false };
+}
+
+/** Guards an endpoint that acts for a user. Throws InvalidToken (401 + RFC 6750 challenge) for anything else. */
+export async function requireUser(core: Core, request: FastifyRequest, reply: FastifyReply, options: GuardOptions = {}): Promise<UserCall> {
+  const { token, inUrl } = presentedToken(request, reply, options);
+  const verified = await verifyToken(core, token);
+  if (verified === null) throw new InvalidToken();
+  const kind = verified.token.kind;
+  if (kind === 'install') {
+    if (!options.installTokens) throw new InvalidToken('install tokens are not accepted by this endpoint');
+    const installId = ((request.query ?? {}) as Query).installid;
+    if (installId === undefined || installId !== verified.token.installId) throw new InvalidToken('this install token belongs to another install id');
+  } else if (inUrl || !USER_KINDS.includes(kind)) {
+    throw new InvalidToken(`a ${kind} token is not accepted by this endpoint`);
+  }
+  if (verified.user === null) throw new InvalidToken('this endpoint needs a token that belongs to a user');
+  return verified as UserCall;
+}
+
+/** Guards the operator API: `Authorization: Bearer <operator token>`. */
+export async function requireOperator(core: Core, request: FastifyRequest): Promise<Operator> {
+  const header = request.headers.authorization;
+  const match = header === undefined ? null : /^Bearer +([\x21-\x7e]+) *$/i.exec(header);
+  if (match === null) throw new InvalidToken('the operator API needs "Authorization: Bearer <operator token>"');
+  const operator = await authenticateOperator(core, match[1]!);
+  if (operator === null) throw new InvalidToken('the operator token is invalid or revoked');
+  return operator;
+}

@@ -1,0 +1,46 @@
+import type { FastifyRequest } from 'fastify';
+import { authenticateClient } from '../core/apps.js';
+import type { Core } from '../core/context.js';
+import { InvalidClient, InvalidRequest } from '../core/errors.js';
+import type { App } from '../core/model.js';
+
+type Params = Readonly<Record<string, string | undefined>>;
+
+/** RFC 6749 §2.3.1: Basic credentials are form-urlencoded before base64. */
+function decodeBasic(header: string): { clientId: string; clientSecret: string } {
+  const decoded = Buffer.from(header.slice(6).trim(), 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  if (colon < 1) throw new InvalidClient('malformed Basic credentials', true);
+  try {
+    const unform = (s: string) => decodeURIComponent(s.replace(/\+/g, ' '));
+    return { clientId: unform(decoded.slice(0, colon)), clientSecret: unform(decoded.slice(colon + 1)) };
+  } catch {
+    throw new InvalidClient('malformed Basic credentials', true);
+  }
+}
+
+export function hasBasicAuth(request: FastifyRequest): boolean {
+  return /^Basic /i.test(request.headers.authorization ?? '');
+}
+
+/**
+ * The authenticated client of an OAuth request: client_secret_basic or
+ * client_secret_post, and never both at once (RFC 6749 §2.3).
+ */
+export async function authenticateRequestClient(core: Core, request: FastifyRequest, params: Params): Promise<App> {
+  const basic = hasBasicAuth(request);
+  if (basic && (params.client_secret !== undefined || request.headers.authorization === undefined)) {
+    throw new InvalidRequest('use one client authentication method, not both');
+  }
+  if (basic) {
+    const credentials = decodeBasic(request.headers.authorization!);
+    if (params.client_id !== undefined && params.client_id !== credentials.clientId) {
+      throw new InvalidRequest('client_id in the body differs from the Basic credentials');
+    }
+    return authenticateClient(core, { ...credentials, basic: true });
+  }
+  if (params.client_id === undefined || params.client_secret === undefined) {
+    throw new InvalidClient('client authentication is required: HTTP Basic or client_id and client_secret');
+  }
+  return authenticateClient(core, { clientId: params.client_id, clientSecret: params.client_secret, basic: false });
+}

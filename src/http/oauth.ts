@@ -1,0 +1,137 @@
+import { Type } from '@sinclair/typebox';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Core } from '../core/context.js';
+import { InvalidRequest, InvalidToken } from '../core/errors.js';
+import { grantFor } from '../core/grants/index.js';
+import type { TokenSet } from '../core/issuance.js';
+import { introspectToken } from '../core/introspection.js';
+import { authenticateOperator } from '../core/operators.js';
+import { revokePresented } from '../core/revocation.js';
+import { authenticateRequestClient, hasBasicAuth } from './client-auth.js';
+import { oauthError, useErrorShape } from './errors.js';
+import { OAuthParams, TokenResponse, errors } from './schemas.js';
+
+type Params = Record<string, string | undefined>;
+
+const TOKEN_PARAMS = ['grant_type', 'username', 'password', 'scope', 'refresh_token', 'client_id', 'client_secret', 'device_info'];
+
+/** RFC 6749 §5.1 body. */
+export function tokenResponse(set: TokenSet): Record<string, unknown> {
+  return {
+    access_token: set.accessToken,
+    token_type: 'Bearer',
+    expires_in: set.expiresIn,
+    ...(set.refreshToken !== null && { refresh_token: set.refreshToken }),
+    ...(set.scopes.length > 0 && { scope: set.scopes.join(' ') }),
+  };
+}
+
+const userAgent = (request: FastifyRequest): string | null => request.headers['user-agent'] ?? null;
+
+/** /oauth/token, /oauth/revoke, /oauth/introspect and the two .well-known documents. */
+export async function oauthRoutes(app: FastifyInstance, { core }: { core: Core }): Promise<void> {
+  useErrorShape(app, oauthError);
+
+  app.post(
+    '/oauth/token',
+    {
+      schema: {
+        tags: ['OAuth 2.0'],
+        summary: 'Token endpoint (RFC 6749): password, refresh_token, client_credentials',
+        consumes: ['application/x-www-form-urlencoded', 'application/json'],
+        body: OAuthParams(TOKEN_PARAMS),
+        response: { 200: TokenResponse, ...errors(400, 401, 413, 415, 429) },
+      },
+    },
+    async (request, reply) => {
+      const params = request.body as Params;
+      const client = await authenticateRequestClient(core, request, params);
+      if (params.grant_type === undefined) throw new InvalidRequest('grant_type is required');
+      const grant = grantFor(params.grant_type);
+      const set = await grant(core, { app: client, params, ip: request.ip, userAgent: userAgent(request) });
+      // RFC 6749 §5.1: token responses must not be cached.
+      return reply.header('cache-control', 'no-store').header('pragma', 'no-cache').send(tokenResponse(set));
+    },
+  );
+
+  app.post(
+    '/oauth/revoke',
+    {
+      schema: {
+        tags: ['OAuth 2.0'],
+        summary: 'Revocation (RFC 7009); revoking a refresh token revokes its session',
+        consumes: ['application/x-www-form-urlencoded', 'application/json'],
+        body: OAuthParams(['token', 'token_type_hint', 'client_id', 'client_secret']),
+        response: { 200: Type.Null(), ...errors(400, 401) },
+      },
+    },
+    async (request, reply) => {
+      const params = request.body as Params;
+      const client = await authenticateRequestClient(core, request, params);
+      if (params.token === undefined || params.token === '') throw new InvalidRequest('token is required');
+      await revokePresented(core, client, params.token, request.ip);
+      // RFC 7009 §2.2: 200 whether or not the token was known.
+      return reply.code(200).send();
+    },
+  );
+
+  app.post(
+    '/oauth/introspect',
+    {
+      schema: {
+        tags: ['OAuth 2.0'],
+        summary: 'Introspection (RFC 7662): an app sees only its own tokens; an operator token sees all',
+        consumes: ['application/x-www-form-urlencoded', 'application/json'],
+        body: OAuthParams(['token', 'token_type_hint', 'client_id', 'client_secret']),
+        response: { 200: Type.Object({ active: Type.Boolean() }, { additionalProperties: true }), ...errors(400, 401) },
+      },
+    },
+    async (request, reply) => {
+      const params = request.body as Params;
+      const operator = await operatorCaller(core, request, params);
+      const client = operator === null ? await authenticateRequestClient(core, request, params) : null;
+      if (params.token === undefined || params.token === '') throw new InvalidRequest('token is required');
+      const answer = await introspectToken(core, params.token, client);
+      return reply.header('cache-control', 'no-store').send(answer);
+    },
+  );
+
+  app.get(
+    '/.well-known/oauth-authorization-server',
+    { schema: { tags: ['OAuth 2.0'], summary: 'Authorization server metadata (RFC 8414)' } },
+    async (_request, reply) => {
+      const issuer = core.settings.issuer;
+      const authMethods = ['client_secret_basic', 'client_secret_post'];
+      return reply.header('cache-control', 'public, max-age=300').send({
+        issuer,
+        token_endpoint: `${issuer}/oauth/token`,
+        revocation_endpoint: `${issuer}/oauth/revoke`,
+        introspection_endpoint: `${issuer}/oauth/introspect`,
+        jwks_uri: `${issuer}/.well-known/jwks.json`,
+        grant_types_supported: ['password', 'refresh_token', 'client_credentials'],
+        response_types_supported: [],
+        token_endpoint_auth_methods_supported: authMethods,
+        revocation_endpoint_auth_methods_supported: authMethods,
+        introspection_endpoint_auth_methods_supported: [...authMethods, 'bearer'],
+        service_documentation: `${issuer}/docs`,
+      });
+    },
+  );
+
+  app.get(
+    '/.well-known/jwks.json',
+    { schema: { tags: ['OAuth 2.0'], summary: 'The public signing keys (RFC 7517): current, next and still-needed retired keys' } },
+    async (_request, reply) => reply.header('cache-control', 'public, max-age=60').send(core.keys.jwks()),
+  );
+}
+
+/** Introspection also takes an operator token as `Authorization: Bearer` (SPEC §4). */
+async function operatorCaller(core: Core, request: FastifyRequest, params: Params) {
+  const header = request.headers.authorization;
+  if (header === undefined || hasBasicAuth(request) || params.client_secret !== undefined) return null;
+  const match = /^Bearer +([\x21-\x7e]+) *$/i.exec(header);
+  if (match === null) return null;
+  const operator = await authenticateOperator(core, match[1]!);
+  if (operator === null) throw new InvalidToken('the bearer token is not an operator token');
+  return operator;
+}

@@ -1,0 +1,7 @@
+import type { Migration } from 'kysely';
+import * as initial from './0001_initial.js';
+
+/** Every migration, in order. Listed statically so the build carries them and no directory is scanned at run time. */
+export const migrations: Record<string, Migration> = {
+  '0001_initial': initial,
+};

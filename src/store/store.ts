@@ -1,0 +1,134 @@
+import type {
+  App,
+  AuditEvent,
+  MasterKey,
+  NewAuditEvent,
+  OperatorToken,
+  Session,
+  SigningKey,
+  Token,
+  User,
+} from '../core/model.js';
+import type { TokenKind } from '../core/tokens.js';
+
+export interface Page<T> {
+  items: T[];
+  /** Pass back as `cursor` to get the next page; null on the last page. */
+  nextCursor: string | null;
+}
+
+export interface PageRequest {
+  limit: number;
+  cursor: string | null;
+}
+
+export interface TokenFilter {
+  userId?: number;
+  appId?: string;
+  kind?: TokenKind;
+  /** Only tokens neither revoked nor expired at this time. */
+  activeAt?: number;
+}
+
+export interface AuditFilter {
+  action?: string;
+  appId?: string;
+  userId?: number;
+  since?: number;
+}
+
+/** `usernameKey` is the username as compared: NFC, lower case. */
+export type NewUser = Omit<User, 'id'> & { usernameKey: string };
+
+export type AppPatch = Partial<Omit<App, 'id' | 'clientId' | 'createdAt' | 'deletedAt'>> & { updatedAt: number };
+
+/** The outcome of a conditional refresh-token rotation. */
+export type RotationResult =
+  | { outcome: 'rotated' }
+  /** Someone else rotated (or revoked, or it expired) first; `token` is the row as it is now, if it exists. */
+  | { outcome: 'lost'; token: Token | null };
+
+export interface Rotation {
+  hash: string;
+  appId: string;
+  now: number;
+  successorId: string;
+  successorSealed: string | null;
+  /** The new access and refresh token rows, inserted in the same transaction. */
+  successors: Token[];
+}
+
+/**
+ * The store speaks in domain verbs, not CRUD: every method is one unit of work
+ * that either happens whole or not at all. One Kysely implementation serves
+ * SQLite and Postgres.
+ */
+export interface Store {
+  migrate(): Promise<void>;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+
+  insertApp(app: App): Promise<void>;
+  findAppById(id: string): Promise<App | null>;
+  findAppByClientId(clientId: string): Promise<App | null>;
+  listApps(page: PageRequest): Promise<Page<App>>;
+  countApps(): Promise<number>;
+  updateApp(id: string, patch: AppPatch): Promise<App | null>;
+  /** Marks the app deleted and revokes its sessions, tokens and master keys. */
+  deleteApp(id: string, at: number): Promise<boolean>;
+
+  /** Null when the username (compared by its key) is taken. */
+  insertUser(user: NewUser): Promise<User | null>;
+  findUserById(id: number): Promise<User | null>;
+  findUserByUsernameKey(key: string): Promise<User | null>;
+  listUsers(page: PageRequest): Promise<Page<User>>;
+  /** Disabling revokes every session and token of the user in the same transaction. */
+  setUserDisabled(id: number, disabled: boolean, at: number): Promise<User | null>;
+  /** Changes the password hash and ends every session of the user except `keepSessionId`. */
+  setUserPassword(id: number, passwordHash: string, at: number, keepSessionId: string | null): Promise<User | null>;
+  /** Deletes the user and revokes everything it held. */
+  deleteUser(id: number, at: number): Promise<boolean>;
+
+  /** A new session with its first tokens, atomically. */
+  insertSession(session: Session, tokens: Token[]): Promise<void>;
+  findSession(id: string): Promise<Session | null>;
+  listSessionsForUser(userId: number, page: PageRequest): Promise<Page<Session>>;
+  /** Revokes the session and every token it owns or minted. False if it was unknown or already revoked. */
+  revokeSession(id: string, at: number): Promise<boolean>;
+
+  insertTokens(tokens: Token[]): Promise<void>;
+  findTokenByHash(hash: string): Promise<Token | null>;
+  findTokenById(id: string): Promise<Token | null>;
+  listTokens(filter: TokenFilter, page: PageRequest): Promise<Page<Token>>;
+  /** Revokes the token and every token it minted. */
+  revokeToken(id: string, at: number): Promise<boolean>;
+  /**
+   * Single-use refresh rotation: one conditional UPDATE marks the token used only
+   * if it is unused, unrevoked, unexpired and the app's, then inserts the
+   * successors; all in one transaction. Of N concurrent calls exactly one rotates.
+   */
+  rotateRefreshToken(rotation: Rotation): Promise<RotationResult>;
+  /** Batched, off the request path: last use of tokens and their sessions. */
+  recordUsage(tokens: ReadonlyMap<string, number>, sessions: ReadonlyMap<string, number>): Promise<void>;
+
+  insertMasterKey(key: MasterKey): Promise<void>;
+  findMasterKeyByHash(hash: string): Promise<MasterKey | null>;
+  findMasterKeyById(id: string): Promise<MasterKey | null>;
+  listMasterKeys(appId: string, page: PageRequest): Promise<Page<MasterKey>>;
+  /** Revokes the master key and every service token it minted. */
+  revokeMasterKey(id: string, at: number): Promise<boolean>;
+
+  insertOperatorToken(token: OperatorToken): Promise<void>;
+  findOperatorTokenByHash(hash: string): Promise<OperatorToken | null>;
+
+  listSigningKeys(): Promise<SigningKey[]>;
+  insertSigningKey(key: SigningKey): Promise<void>;
+  /**
+   * Promotes `next` to current, retires the previous current key (published until
+   * `publishedUntil`) and adds `newNext` as the pre-published next key.
+   */
+  rotateSigningKeys(options: { at: number; promote: string; newNext: SigningKey; publishedUntil: number }): Promise<void>;
+
+  appendAudit(event: NewAuditEvent): Promise<void>;
+  listAudit(filter: AuditFilter, page: PageRequest): Promise<Page<AuditEvent>>;
+}

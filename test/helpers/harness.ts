@@ -1,0 +1,144 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
+import { ensureDefaultApp } from '../../src/core/apps.js';
+import { ManualClock } from '../../src/core/clock.js';
+import type { Core, CoreSettings } from '../../src/core/context.js';
+import { createCore } from '../../src/core/create.js';
+import type { App } from '../../src/core/model.js';
+import { buildApp } from '../../src/http/app.js';
+import { openSqliteStore } from '../../src/store/sqlite.js';
+import type { Store } from '../../src/store/store.js';
+
+export const ADMIN_TOKEN = 'test-operator-token-0123456789abcdefghijklmnop';
+export const ISSUER = 'http://tokend.test';
+
+export interface Harness {
+  app: FastifyInstance;
+  core: Core;
+  store: Store;
+  clock: ManualClock;
+  defaultApp: App;
+  clientId: string;
+  clientSecret: string;
+  /** Everything the server logged, one JSON line each. */
+  logs: string[];
+  close(): Promise<void>;
+}
+
+export interface HarnessOptions {
+  settings?: Partial<CoreSettings>;
+  hashing?: { concurrency: number; queue: number };
+}
+
+/** A real tokend over a real SQLite file in a temp dir, with a clock the test moves. */
+export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
+  const dir = mkdtempSync(join(tmpdir(), 'tokend-test-'));
+  const store = openSqliteStore(join(dir, 'tokend.db'));
+  await store.migrate();
+  const clock = new ManualClock(Date.UTC(2026, 10, 1, 12));
+  const core = await createCore({
+    settings: {
+      issuer: ISSUER,
+      env: 'production',
+      adminToken: ADMIN_TOKEN,
+      loginLimits: { perUser: 5, perIp: 50, windowSeconds: 900 },
+      ...options.settings,
+    },
+    store,
+    clock,
+    ...(options.hashing !== undefined && { hashing: options.hashing }),
+  });
+  const created = await ensureDefaultApp(core);
+  if (created === null) throw new Error('a new store must get the default app');
+  const logs: string[] = [];
+  const logStream = new Writable({
+    write(chunk, _encoding, done) {
+      logs.push(String(chunk));
+      done();
+    },
+  });
+  const app = await buildApp({ core, logLevel: 'info', logStream });
+  await app.ready();
+  return {
+    app,
+    core,
+    store,
+    clock,
+    defaultApp: created.app,
+    clientId: created.app.clientId,
+    clientSecret: created.clientSecret,
+    logs,
+    async close() {
+      await app.close();
+      await core.usage.stop();
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export const json = <T = any>(response: LightMyRequestResponse): T => JSON.parse(response.body) as T;
+
+export const basic = (clientId: string, secret: string): string =>
+  `Basic ${Buffer.from(`${encodeURIComponent(clientId)}:${encodeURIComponent(secret)}`).toString('base64')}`;
+
+/** POST a form body. */
+export function postForm(h: Harness, url: string, form: Record<string, string>, headers: Record<string, string> = {}) {
+  return h.app.inject({
+    method: 'POST',
+    url,
+    headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+    payload: new URLSearchParams(form).toString(),
+  });
+}
+
+export function adminRequest(h: Harness, method: 'GET' | 'POST' | 'PATCH' | 'DELETE', url: string, payload?: unknown) {
+  return h.app.inject({
+    method,
+    url: `/admin/v1${url}`,
+    headers: { authorization: `Bearer ${ADMIN_TOKEN}`, ...(payload !== undefined && { 'content-type': 'application/json' }) },
+    ...(payload !== undefined && { payload: JSON.stringify(payload) }),
+  });
+}
+
+export async function createUser(h: Harness, username = 'alice', password = 'correct horse battery staple'): Promise<{ id: number; username: string; password: string }> {
+  const response = await adminRequest(h, 'POST', '/users', { username, password });
+  if (response.statusCode !== 201) throw new Error(`user not created: ${response.statusCode} ${response.body}`);
+  return { ...json<{ id: number }>(response), username, password };
+}
+
+/** A password-grant login through /oauth/token with the default app. */
+export async function login(
+  h: Harness,
+  user: { username: string; password: string },
+  extra: Record<string, string> = {},
+  client: { clientId: string; clientSecret: string } = h,
+) {
+  const response = await postForm(h, '/oauth/token', {
+    grant_type: 'password',
+    username: user.username,
+    password: user.password,
+    client_id: client.clientId,
+    client_secret: client.clientSecret,
+    ...extra,
+  });
+  if (response.statusCode !== 200) throw new Error(`login failed: ${response.statusCode} ${response.body}`);
+  return json<{ access_token: string; refresh_token: string; expires_in: number; token_type: string; scope?: string }>(response);
+}
+
+export function refresh(h: Harness, refreshToken: string, extra: Record<string, string> = {}, client: { clientId: string; clientSecret: string } = h) {
+  return postForm(h, '/oauth/token', {
+    grant_type: 'refresh_token',
+    refresh_token: refreshToken,
+    client_id: client.clientId,
+    client_secret: client.clientSecret,
+    ...extra,
+  });
+}
+
+export function me(h: Harness, token: string, scheme = 'Bearer') {
+  return h.app.inject({ method: 'GET', url: '/v1/me', headers: { authorization: `${scheme} ${token}` } });
+}
