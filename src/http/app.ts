@@ -46,9 +46,18 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   registerBodyParsers(app);
   app.addHook('onRequest', async (request) => rejectDuplicates(request.query as object, 'query'));
-  app.addHook('onSend', async (_request, reply) => {
+  // While draining (SIGTERM), each answer closes its connection so keep-alive sockets do not hold shutdown open.
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onSend', async (request, reply) => {
+    if (closing) reply.header('connection', 'close');
     reply.header('x-content-type-options', 'nosniff');
-    if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
+    // SPEC §9: any answer to a request with a token in its URL, errors included, is private.
+    const query = request.query as Record<string, unknown> | undefined;
+    if (query?.token !== undefined || query?.access_token !== undefined) reply.header('cache-control', 'private, no-store');
+    else if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
   });
   for (const schema of SHARED_SCHEMAS) app.addSchema(schema);
 

@@ -1,0 +1,81 @@
+import { readFileSync } from 'node:fs';
+import { ensureDefaultApp } from '../core/apps.js';
+import type { Core } from '../core/context.js';
+import { createCore } from '../core/create.js';
+import { ConfigError, loadConfig, resolveIssuer, SETTINGS, type Config } from '../config.js';
+import { openStore } from '../store/open.js';
+import type { Store } from '../store/store.js';
+
+export const VERSION: string = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+/** Command-line flags as the env var names they stand for, e.g. `--database-url` → TOKEND_DATABASE_URL. */
+export function flagsToEnv(options: Record<string, unknown>): Record<string, string> {
+  const overrides: Record<string, string> = {};
+  for (const setting of SETTINGS) {
+    const key = setting.flag.replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase());
+    const value = options[key];
+    if (value !== undefined) overrides[setting.env] = String(value);
+  }
+  return overrides;
+}
+
+export interface Runtime {
+  config: Config;
+  store: Store;
+  core: Core;
+  close(): Promise<void>;
+}
+
+/**
+ * Opens the store named by the configuration, migrates it, loads the keys and
+ * makes the `default` app on an empty store, printing its secret once: this is
+ * "first start", whichever command comes first.
+ */
+export async function openRuntime(options: { overrides?: Record<string, string>; issuerPort?: number; quiet?: boolean } = {}): Promise<Runtime> {
+  const config = loadConfig(process.env, options.overrides);
+  const store = openStore(config.databaseUrl);
+  try {
+    await store.migrate();
+  } catch (error) {
+    await store.close().catch(() => {});
+    throw new Error(`could not open the store at ${describeUrl(config.databaseUrl)}: ${(error as Error).message}`);
+  }
+  const core = await createCore({
+    settings: { issuer: resolveIssuer(config, options.issuerPort ?? config.port), env: config.env, adminToken: config.adminToken, loginLimits: config.loginLimits },
+    store,
+    hashing: { concurrency: config.hashConcurrency, queue: config.hashQueue },
+  });
+  const created = await ensureDefaultApp(core);
+  if (created !== null) {
+    const say = options.quiet ? (line: string) => process.stderr.write(`${line}\n`) : (line: string) => process.stdout.write(`${line}\n`);
+    say('tokend: first start on an empty store: created the app "default".');
+    say('Save its client secret now; it is stored only as a hash and never shown again.');
+    say(`  client_id:     ${created.app.clientId}`);
+    say(`  client_secret: ${created.clientSecret}`);
+  }
+  return {
+    config,
+    store,
+    core,
+    async close() {
+      await core.usage.stop();
+      await store.close();
+    },
+  };
+}
+
+/** A database URL fit to print: no password. */
+export function describeUrl(url: string): string {
+  return url.replace(/\/\/([^:/@]+):[^@/]*@/, '//$1:***@');
+}
+
+/** Runs a command body, turning known failures into one line on stderr and an exit code. */
+export async function runCommand(body: () => Promise<void>): Promise<void> {
+  try {
+    await body();
+  } catch (error) {
+    const message = error instanceof ConfigError ? error.message : (error as Error).message;
+    process.stderr.write(`tokend: ${message}\n`);
+    process.exitCode = error instanceof ConfigError ? 2 : 1;
+  }
+}
