@@ -5,12 +5,17 @@ import type { Clock } from './clock.js';
  * serves one node; a Redis one shares the counts across nodes (SPEC §10).
  */
 export interface Limiter {
-  /** Seconds until `key` may try again, or 0 if it may try now. */
-  blockedFor(key: string, limit: number): Promise<number>;
-  /** Counts one failure for `key` in a window of `windowSeconds`. */
-  fail(key: string, windowSeconds: number): Promise<void>;
   /** Forgets the failures of `key` (after a successful login). */
   reset(key: string): Promise<void>;
+  /**
+   * Counts one attempt for `key` unless `limit` are already counted in its
+   * window: 0 if counted, else the seconds to wait. Check and count are one
+   * step, so a burst of parallel attempts cannot all pass the check before the
+   * first of them is counted.
+   */
+  take(key: string, limit: number, windowSeconds: number): Promise<number>;
+  /** Gives back one attempt counted by `take` that turned out not to be a failure. */
+  refund(key: string): Promise<void>;
 }
 
 interface Window {
@@ -26,13 +31,28 @@ export class MemoryLimiter implements Limiter {
     private readonly maxKeys = 100_000,
   ) {}
 
-  async blockedFor(key: string, limit: number): Promise<number> {
+  async reset(key: string): Promise<void> {
+    this.windows.delete(key);
+  }
+
+  async take(key: string, limit: number, windowSeconds: number): Promise<number> {
+    const wait = this.wait(key, limit);
+    if (wait === 0) this.count(key, windowSeconds);
+    return wait;
+  }
+
+  async refund(key: string): Promise<void> {
+    const window = this.live(key);
+    if (window !== undefined && window.count > 0) window.count -= 1;
+  }
+
+  private wait(key: string, limit: number): number {
     const window = this.live(key);
     if (window === undefined || window.count < limit) return 0;
     return Math.max(1, Math.ceil((window.endsAt - this.clock.now()) / 1000));
   }
 
-  async fail(key: string, windowSeconds: number): Promise<void> {
+  private count(key: string, windowSeconds: number): void {
     const window = this.live(key);
     if (window !== undefined) {
       window.count += 1;
@@ -40,10 +60,6 @@ export class MemoryLimiter implements Limiter {
     }
     if (this.windows.size >= this.maxKeys) this.sweep();
     this.windows.set(key, { count: 1, endsAt: this.clock.now() + windowSeconds * 1000 });
-  }
-
-  async reset(key: string): Promise<void> {
-    this.windows.delete(key);
   }
 
   private live(key: string): Window | undefined {

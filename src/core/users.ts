@@ -10,8 +10,9 @@ export function usernameKey(username: string): string {
 
 export function checkUsername(username: string): string {
   const trimmed = username.normalize('NFC');
-  if (trimmed.length === 0 || trimmed.length > 200 || /[\u0000-\u001f\u007f]/.test(trimmed)) {
-    throw new InvalidRequest('username must be 1 to 200 characters, without control characters');
+  // A lone surrogate is not text: the store would turn it into U+FFFD, so two different names would collide.
+  if (trimmed.length === 0 || trimmed.length > 200 || /[\u0000-\u001f\u007f]|\p{Cs}/u.test(trimmed)) {
+    throw new InvalidRequest('username must be 1 to 200 characters of well-formed Unicode, without control characters');
   }
   return trimmed;
 }
@@ -78,23 +79,35 @@ export async function authenticateUser(
   const key = usernameKey(input.username);
   const userLimit = `login:user:${key}`;
   const ipLimit = input.ip === null ? null : `login:ip:${input.ip}`;
-  const wait = Math.max(
-    await core.limiter.blockedFor(userLimit, perUser),
-    ipLimit === null ? 0 : await core.limiter.blockedFor(ipLimit, perIp),
-  );
-  if (wait > 0) {
+  // Each attempt is counted as a failure before the slow hash, and given back
+  // if it was not one: counting only after the hash would let a burst of
+  // parallel guesses all pass the check (SPEC §9).
+  const userWait = await core.limiter.take(userLimit, perUser, windowSeconds);
+  const ipWait = ipLimit === null ? 0 : await core.limiter.take(ipLimit, perIp, windowSeconds);
+  const giveBack = async (keys: Array<string | null>) => {
+    for (const limit of keys) if (limit !== null) await core.limiter.refund(limit);
+  };
+  if (userWait > 0 || ipWait > 0) {
+    await giveBack([userWait === 0 ? userLimit : null, ipWait === 0 ? ipLimit : null]);
     await core.audit.record('login.rate_limited', 'anonymous', { appId: input.app.id, ip: input.ip, detail: { username: input.username.slice(0, 200) } });
-    throw new RateLimited(wait);
+    throw new RateLimited(Math.max(userWait, ipWait));
   }
 
-  const user = await core.store.findUserByUsernameKey(key);
-  const ok = user === null ? await core.hasher.verifyNobody(input.password) : await core.hasher.verify(user.passwordHash, input.password);
+  let user: User | null;
+  let ok: boolean;
+  try {
+    user = await core.store.findUserByUsernameKey(key);
+    ok = user === null ? await core.hasher.verifyNobody(input.password) : await core.hasher.verify(user.passwordHash, input.password);
+  } catch (error) {
+    // Not a guess: a password over the length limit, a full hashing queue, a store error.
+    await giveBack([userLimit, ipLimit]);
+    throw error;
+  }
   if (ok && user !== null && !user.disabled) {
     await core.limiter.reset(userLimit);
+    await giveBack([ipLimit]);
     return user;
   }
-  await core.limiter.fail(userLimit, windowSeconds);
-  if (ipLimit !== null) await core.limiter.fail(ipLimit, windowSeconds);
   await core.audit.record('login.failed', 'anonymous', {
     appId: input.app.id,
     userId: user?.id ?? null,
