@@ -63,9 +63,15 @@ type Source = Readonly<Record<string, string | undefined>>;
 
 const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
+/** A bad value as the error shows it: quoted and escaped, so the message stays one line whatever it holds. */
+const shown = (raw: string): string => JSON.stringify(raw);
+
+/** A URL without its userinfo: a malformed database or Redis URL may still carry a password. */
+const withoutCredentials = (raw: string): string => raw.replace(/^([a-z][\w+.-]*:\/\/).*@/i, '$1…@');
+
 function integer(variable: string, raw: string, min: number, max: number): number {
   if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) {
-    throw new ConfigError(variable, `must be a whole number from ${min} to ${max} (got "${raw}")`);
+    throw new ConfigError(variable, `must be a whole number from ${min} to ${max} (got ${shown(raw)})`);
   }
   return Number(raw);
 }
@@ -75,7 +81,7 @@ function url(variable: string, raw: string, protocols: readonly string[]): strin
   try {
     parsed = new URL(raw);
   } catch {
-    throw new ConfigError(variable, `must be a URL (got "${raw}")`);
+    throw new ConfigError(variable, `must be a URL (got ${shown(withoutCredentials(raw))})`);
   }
   if (!protocols.includes(parsed.protocol)) {
     throw new ConfigError(variable, `must start with ${protocols.join(' or ')} (got "${parsed.protocol}")`);
@@ -109,7 +115,7 @@ export function loadConfig(env: Source, overrides: Source = {}): Config {
   const issuer = read('TOKEND_ISSUER');
   const envName = fallback('TOKEND_ENV');
   if (envName !== 'production' && envName !== 'development') {
-    throw new ConfigError('TOKEND_ENV', `must be production or development (got "${envName}")`);
+    throw new ConfigError('TOKEND_ENV', `must be production or development (got ${shown(envName)})`);
   }
   const adminToken = read('TOKEND_ADMIN_TOKEN') ?? null;
   if (adminToken !== null && adminToken.length < 32) {
@@ -117,7 +123,7 @@ export function loadConfig(env: Source, overrides: Source = {}): Config {
   }
   const logLevel = fallback('TOKEND_LOG_LEVEL');
   if (!LOG_LEVELS.includes(logLevel as LogLevel)) {
-    throw new ConfigError('TOKEND_LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')} (got "${logLevel}")`);
+    throw new ConfigError('TOKEND_LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')} (got ${shown(logLevel)})`);
   }
   const config: Config = {
     host,
