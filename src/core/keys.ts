@@ -132,7 +132,7 @@ export class KeyRing {
   async rotate(options: { alg?: SigningAlg; maxTokenLifetimeSeconds: number }): Promise<{ kid: string; alg: SigningAlg }> {
     await this.load();
     const at = this.clock.now();
-    const next = [...this.keys.values()].find((k) => k.record.activatedAt === null)?.record;
+    const next = [...this.keys.values()].find((k) => k.record.activatedAt === null && k.record.retiredAt === null)?.record;
     const alg = options.alg ?? next?.alg ?? 'ES256';
     let promote = next;
     if (promote === undefined || promote.alg !== alg) {

@@ -431,6 +431,14 @@ export class KyselyStore implements Store {
         .where('activated_at', 'is not', null)
         .where('retired_at', 'is', null)
         .execute();
+      // A next key passed over (rotation to another algorithm) never signed: withdraw it now, or it would linger as a second "next".
+      await trx
+        .updateTable('signing_keys')
+        .set({ retired_at: options.at, published_until: options.at })
+        .where('activated_at', 'is', null)
+        .where('retired_at', 'is', null)
+        .where('kid', '<>', options.promote)
+        .execute();
       await trx.updateTable('signing_keys').set({ activated_at: options.at }).where('kid', '=', options.promote).execute();
       await trx.insertInto('signing_keys').values(toSigningKeyRow(options.newNext)).execute();
     });

@@ -125,7 +125,8 @@ export interface Store {
   insertSigningKey(key: SigningKey): Promise<void>;
   /**
    * Promotes `next` to current, retires the previous current key (published until
-   * `publishedUntil`) and adds `newNext` as the pre-published next key.
+   * `publishedUntil`), withdraws any other never-used next key, and adds
+   * `newNext` as the pre-published next key.
    */
   rotateSigningKeys(options: { at: number; promote: string; newNext: SigningKey; publishedUntil: number }): Promise<void>;
 
