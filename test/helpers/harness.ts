@@ -31,6 +31,8 @@ export interface Harness {
 export interface HarnessOptions {
   settings?: Partial<CoreSettings>;
   hashing?: { concurrency: number; queue: number };
+  /** Where the ManualClock starts (ms since the epoch); `Date.now()` lets outside verifiers that use the real clock agree with it. */
+  startAt?: number;
 }
 
 /** A real tokend over a real SQLite file in a temp dir, with a clock the test moves. */
@@ -38,7 +40,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const dir = mkdtempSync(join(tmpdir(), 'tokend-test-'));
   const store = openSqliteStore(join(dir, 'tokend.db'));
   await store.migrate();
-  const clock = new ManualClock(Date.UTC(2026, 10, 1, 12));
+  const clock = new ManualClock(options.startAt ?? Date.UTC(2026, 10, 1, 12));
   const core = await createCore({
     settings: {
       issuer: ISSUER,

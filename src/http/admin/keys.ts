@@ -6,7 +6,7 @@ import type { SigningAlg } from '../../core/model.js';
 import { rotateSigningKeys } from '../../core/signing.js';
 import { NextCursor, Nullable, Pagination, errors } from '../schemas.js';
 import { auditView, iso } from '../views.js';
-import { operatorOf, operatorSecurity as security, pageOf, type ListQuery } from './operator.js';
+import { bodyOptional, operatorOf, operatorSecurity as security, pageOf, type ListQuery } from './operator.js';
 
 const SigningKeyBody = Type.Object({
   kid: Type.String(),
@@ -47,6 +47,7 @@ export async function keyAndAuditRoutes(app: FastifyInstance, { core }: { core: 
   app.post(
     '/signing-keys/rotate',
     {
+      preValidation: bodyOptional,
       schema: {
         tags: ['Operator: keys'],
         security,
