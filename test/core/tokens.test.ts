@@ -1,0 +1,283 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import fc from 'fast-check';
+import { InvalidRequest, InvalidScope } from '../../src/core/errors.js';
+import { parseScope } from '../../src/core/scopes.js';
+import { PREFIXES, hashSecret, looksLikeJwt, mintSecret, parseSecret, type SecretKind } from '../../src/core/tokens.js';
+import { DUPLICATES, parseParams, rejectDuplicates } from '../../src/http/body.js';
+import { redactUrl } from '../../src/http/logging.js';
+
+const KINDS = Object.keys(PREFIXES) as SecretKind[];
+const BASE62 = [...'0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz'];
+const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
+
+const kind = fc.constantFrom(...KINDS);
+/** Any one UTF-16 code unit, weighted towards the base62 characters a checksum must tell apart. */
+const oneChar = fc.oneof(fc.constantFrom(...BASE62), fc.string({ unit: 'binary', minLength: 1, maxLength: 1 }).filter((s) => s.length === 1));
+/** Text from anywhere: full Unicode, lone surrogates, control characters. */
+const anyText = fc.oneof(fc.string({ unit: 'binary', maxLength: 80 }), fc.string({ unit: 'grapheme', maxLength: 80 }), fc.string({ maxLength: 80 }));
+
+describe('opaque secrets', () => {
+  test('every minted secret of every kind parses back to its kind, with its prefix and a 38-character base62 body', () => {
+    fc.assert(
+      fc.property(kind, (k) => {
+        const secret = mintSecret(k);
+        assert.equal(secret.length, 42);
+        assert.ok(secret.startsWith(PREFIXES[k]));
+        assert.match(secret.slice(4), /^[0-9A-Za-z]{38}$/);
+        assert.equal(parseSecret(secret), k);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  test('every kind has its own four-character prefix', () => {
+    const prefixes = Object.values(PREFIXES);
+    assert.equal(new Set(prefixes).size, prefixes.length);
+    for (const prefix of prefixes) assert.match(prefix, /^tk[a-z]_$/);
+  });
+
+  test('minted secrets do not repeat', () => {
+    const seen = new Set(Array.from({ length: 2000 }, () => mintSecret('access')));
+    assert.equal(seen.size, 2000);
+  });
+
+  test('any single-character change makes the secret unparseable', () => {
+    fc.assert(
+      fc.property(kind, fc.nat({ max: 41 }), oneChar, (k, at, replacement) => {
+        const secret = mintSecret(k);
+        fc.pre(secret[at] !== replacement);
+        const changed = secret.slice(0, at) + replacement + secret.slice(at + 1);
+        assert.equal(parseSecret(changed), null);
+      }),
+      { numRuns: 5000 },
+    );
+  });
+
+  test('swapping two different adjacent characters makes the secret unparseable', () => {
+    fc.assert(
+      fc.property(kind, fc.nat({ max: 40 }), (k, at) => {
+        const secret = mintSecret(k);
+        fc.pre(secret[at] !== secret[at + 1]);
+        const swapped = secret.slice(0, at) + secret[at + 1] + secret[at] + secret.slice(at + 2);
+        assert.equal(parseSecret(swapped), null);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  test('adding or removing a character makes the secret unparseable', () => {
+    fc.assert(
+      fc.property(kind, fc.nat({ max: 42 }), oneChar, (k, at, extra) => {
+        const secret = mintSecret(k);
+        assert.equal(parseSecret(secret.slice(0, at) + extra + secret.slice(at)), null);
+        assert.equal(parseSecret(secret.slice(0, at % 42) + secret.slice((at % 42) + 1)), null);
+      }),
+    );
+  });
+
+  test('random strings never parse and never throw', () => {
+    fc.assert(
+      fc.property(anyText, (text) => {
+        assert.equal(parseSecret(text), null);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  test('a known prefix with a random base62 body is refused by its checksum', () => {
+    const body = fc.array(fc.constantFrom(...BASE62), { minLength: 38, maxLength: 38 }).map((chars) => chars.join(''));
+    fc.assert(
+      fc.property(kind, body, (k, rest) => {
+        // A random 6-character checksum matches with odds 62^-6, far below one in the runs made here.
+        assert.equal(parseSecret(PREFIXES[k] + rest), null);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  test('hashSecret is 64 lowercase hex characters, stable for one secret', () => {
+    fc.assert(
+      fc.property(anyText, (text) => {
+        const hash = hashSecret(text);
+        assert.match(hash, /^[0-9a-f]{64}$/);
+        assert.equal(hashSecret(text), hash);
+      }),
+    );
+  });
+
+  test('hashSecret differs for different secrets', () => {
+    fc.assert(
+      fc.property(anyText, anyText, (a, b) => {
+        // Lone surrogates both become U+FFFD when hashed as UTF-8, so compare what is hashed.
+        fc.pre(Buffer.from(a).compare(Buffer.from(b)) !== 0);
+        assert.notEqual(hashSecret(a), hashSecret(b));
+      }),
+    );
+    fc.assert(
+      fc.property(kind, kind, (a, b) => {
+        assert.notEqual(hashSecret(mintSecret(a)), hashSecret(mintSecret(b)));
+      }),
+    );
+  });
+
+  test('looksLikeJwt never throws on random input and accepts only the three-part base64url shape', () => {
+    fc.assert(
+      fc.property(anyText, (text) => {
+        const answer = looksLikeJwt(text);
+        assert.equal(typeof answer, 'boolean');
+        if (answer) assert.equal(text.split('.').length, 3);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  test('looksLikeJwt accepts a JOSE header followed by two base64url parts', () => {
+    const segment = fc.uint8Array({ minLength: 1, maxLength: 64 }).map((bytes) => Buffer.from(bytes).toString('base64url'));
+    // A JOSE header names its `alg` first, as jose writes it, so its base64url starts `eyJ` (`{"`).
+    const key = fc.string().filter((k) => !/^(0|[1-9]\d*)$/.test(k));
+    fc.assert(
+      fc.property(fc.string(), fc.dictionary(key, fc.string()), segment, segment, (alg, extra, payload, signature) => {
+        const token = `${Buffer.from(JSON.stringify({ alg, ...extra })).toString('base64url')}.${payload}.${signature}`;
+        assert.equal(looksLikeJwt(token), true);
+      }),
+    );
+  });
+
+  test('no minted opaque secret looks like a JWT', () => {
+    fc.assert(fc.property(kind, (k) => assert.equal(looksLikeJwt(mintSecret(k)), false)));
+  });
+});
+
+describe('parseScope', () => {
+  /** Strings built mostly from the characters that matter to the scope grammar. */
+  const scopeish = fc.string({ unit: fc.constantFrom(' ', ' ', 'a', 'b', ':', '"', '\\', '\t', '\x7f', 'é', '\u0000', 'read', 'write'), maxLength: 30 });
+
+  test('returns valid, distinct scope tokens from the text or throws InvalidScope, nothing else', () => {
+    fc.assert(
+      fc.property(fc.oneof(anyText, scopeish), (text) => {
+        let scopes: string[];
+        try {
+          scopes = parseScope(text);
+        } catch (error) {
+          assert.ok(error instanceof InvalidScope, `unexpected ${String(error)}`);
+          assert.equal(error.code, 'invalid_scope');
+          assert.equal(error.status, 400);
+          return;
+        }
+        assert.ok(Array.isArray(scopes));
+        assert.equal(new Set(scopes).size, scopes.length);
+        const words = text.split(' ');
+        for (const scope of scopes) {
+          assert.match(scope, SCOPE_TOKEN);
+          assert.ok(words.includes(scope));
+        }
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  test('space-separated valid scope tokens come back whole, in order, without repeats', () => {
+    const token = fc.string({ unit: fc.constantFrom(...'abcxyz:./-_!#[]~'), minLength: 1, maxLength: 12 });
+    fc.assert(
+      fc.property(fc.array(token, { maxLength: 8 }), (tokens) => {
+        assert.deepEqual(parseScope(tokens.join(' ')), [...new Set(tokens)]);
+      }),
+    );
+  });
+});
+
+describe('parseParams and rejectDuplicates', () => {
+  const queryish = fc.string({ unit: fc.constantFrom('a', 'b', '=', '&', '%', '%2', '%zz', '%E2%82', '+', '__proto__', 'constructor', 'é', '\uD800', '#', '?'), maxLength: 40 });
+
+  test('parseParams never throws on an arbitrary query string and keeps the first value of each name', () => {
+    fc.assert(
+      fc.property(fc.oneof(anyText, queryish), (text) => {
+        const params = parseParams(text);
+        const first = new Map<string, string>();
+        for (const [name, value] of new URLSearchParams(text)) if (!first.has(name)) first.set(name, value);
+        assert.deepEqual(new Map(Object.entries(params)), first);
+        assert.equal(Object.getPrototypeOf(params), null);
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  const name = fc.string({ unit: 'grapheme', minLength: 1, maxLength: 12 });
+  const value = fc.string({ unit: 'grapheme', maxLength: 12 });
+
+  test('rejectDuplicates lets a query with distinct names through', () => {
+    fc.assert(
+      fc.property(fc.uniqueArray(fc.tuple(name, value), { selector: ([n]) => n, maxLength: 6 }), (pairs) => {
+        const params = parseParams(new URLSearchParams(pairs).toString());
+        assert.equal(params[DUPLICATES], undefined);
+        rejectDuplicates(params, 'query');
+      }),
+    );
+  });
+
+  test('rejectDuplicates refuses a name given twice, wherever the repeat is', () => {
+    fc.assert(
+      fc.property(fc.uniqueArray(fc.tuple(name, value), { selector: ([n]) => n, minLength: 1, maxLength: 6 }), fc.nat(), value, (pairs, pick, again) => {
+        const repeated = pairs[pick % pairs.length]![0];
+        const query = new URLSearchParams([...pairs, [repeated, again]]).toString();
+        assert.throws(() => rejectDuplicates(parseParams(query), 'form'), (error: unknown) => {
+          assert.ok(error instanceof InvalidRequest);
+          assert.equal(error.status, 400);
+          return true;
+        });
+      }),
+    );
+  });
+
+  test('rejectDuplicates accepts undefined and plain objects', () => {
+    rejectDuplicates(undefined, 'query');
+    rejectDuplicates({ a: '1' }, 'query');
+  });
+});
+
+describe('redactUrl', () => {
+  const SECRET_NAMES = ['token', 'password', 'client_secret'];
+  const MARKER = 'Zq9SECRETq9Z';
+  /** A parameter name, sometimes with some of its characters percent-encoded. */
+  const secretName = fc
+    .tuple(fc.constantFrom(...SECRET_NAMES), fc.array(fc.boolean(), { minLength: 13, maxLength: 13 }))
+    .map(([n, encode]) => [...n].map((c, i) => (encode[i] ? `%${c.charCodeAt(0).toString(16).toUpperCase()}` : c)).join(''));
+  const encodeValue = fc.constantFrom(
+    (v: string) => encodeURIComponent(v),
+    (v: string) => new URLSearchParams({ v }).toString().slice(2),
+    (v: string) => v.replace(/[&#%+=]/g, (c) => encodeURIComponent(c)),
+  );
+  const safe = fc.tuple(fc.constantFrom('client_id', 'installid', 'limit', 'other'), fc.string({ unit: 'grapheme-ascii', maxLength: 8 }));
+  const secretValue = fc.oneof(anyText, fc.string({ unit: fc.constantFrom('&', '=', '+', '%', ' ', '#', '?', 'é', '/', '\n'), maxLength: 10 }));
+
+  test('never leaves the value of a token, password or client_secret parameter in its output', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(secretName, secretValue, encodeValue), { minLength: 1, maxLength: 4 }),
+        fc.array(safe, { maxLength: 3 }),
+        fc.nat(),
+        (secrets, others, shuffle) => {
+          const parts = others.map(([n, v]) => `${n}=${encodeURIComponent(v)}`);
+          secrets.forEach(([n, v, encode], i) => parts.splice((shuffle + i) % (parts.length + 1), 0, `${n}=${encode(MARKER + v)}`));
+          const url = `/v1/anything?${parts.join('&')}`;
+          const logged = redactUrl(url);
+
+          assert.ok(!logged.includes(MARKER), logged);
+          const query = new URLSearchParams(logged.slice(logged.indexOf('?') + 1));
+          for (const n of SECRET_NAMES) for (const v of query.getAll(n)) assert.equal(v, '[redacted]');
+        },
+      ),
+      { numRuns: 2000 },
+    );
+  });
+
+  test('keeps the path and the values of harmless parameters', () => {
+    assert.equal(redactUrl('/v1/me'), '/v1/me');
+    assert.equal(redactUrl('/x?client_id=abc&token=tka_1&limit=5'), '/x?client_id=abc&token=%5Bredacted%5D&limit=5');
+  });
+
+  test('never throws on an arbitrary URL', () => {
+    fc.assert(fc.property(anyText, anyText, (path, query) => assert.equal(typeof redactUrl(`/${path}?${query}`), 'string')));
+  });
+});
