@@ -112,14 +112,29 @@ export async function createUser(h: Harness, username = 'alice', password = 'cor
   return { ...json<{ id: number }>(response), username, password };
 }
 
-/** A password-grant login through /oauth/token with the default app. */
-export async function login(
+/** An app's credentials as a test holds them. */
+export interface Client {
+  id: string;
+  clientId: string;
+  clientSecret: string;
+}
+
+/** An app made through the operator API (`name` defaults to "partner"). */
+export async function createClient(h: Harness, body: Record<string, unknown> = {}): Promise<Client> {
+  const response = await adminRequest(h, 'POST', '/apps', { name: 'partner', ...body });
+  if (response.statusCode !== 201) throw new Error(`app not created: ${response.statusCode} ${response.body}`);
+  const app = json<{ id: string; client_id: string; client_secret: string }>(response);
+  return { id: app.id, clientId: app.client_id, clientSecret: app.client_secret };
+}
+
+/** The raw answer to a password grant with client_secret_post. */
+export function passwordGrant(
   h: Harness,
   user: { username: string; password: string },
   extra: Record<string, string> = {},
   client: { clientId: string; clientSecret: string } = h,
 ) {
-  const response = await postForm(h, '/oauth/token', {
+  return postForm(h, '/oauth/token', {
     grant_type: 'password',
     username: user.username,
     password: user.password,
@@ -127,6 +142,16 @@ export async function login(
     client_secret: client.clientSecret,
     ...extra,
   });
+}
+
+/** A password-grant login that must succeed; the default app unless `client` is given. */
+export async function login(
+  h: Harness,
+  user: { username: string; password: string },
+  extra: Record<string, string> = {},
+  client: { clientId: string; clientSecret: string } = h,
+) {
+  const response = await passwordGrant(h, user, extra, client);
   if (response.statusCode !== 200) throw new Error(`login failed: ${response.statusCode} ${response.body}`);
   return json<{ access_token: string; refresh_token: string; expires_in: number; token_type: string; scope?: string }>(response);
 }

@@ -22,20 +22,16 @@ import {
   ISSUER,
   adminRequest,
   basic,
+  createClient,
   createUser,
   json,
   login,
   me,
   postForm,
   startHarness,
+  type Client,
   type Harness,
 } from '../helpers/harness.js';
-
-interface Client {
-  id: string;
-  clientId: string;
-  clientSecret: string;
-}
 
 interface JwtWorld {
   h: Harness;
@@ -45,10 +41,8 @@ interface JwtWorld {
 
 async function jwtWorld(): Promise<JwtWorld> {
   const h = await startHarness();
-  const response = await adminRequest(h, 'POST', '/apps', { name: 'jwt', access_token_format: 'jwt', scopes: ['read'] });
-  assert.equal(response.statusCode, 201, response.body);
-  const app = json(response);
-  return { h, client: { id: app.id, clientId: app.client_id, clientSecret: app.client_secret }, user: await createUser(h, 'jwt-user') };
+  const client = await createClient(h, { name: 'jwt', access_token_format: 'jwt', scopes: ['read'] });
+  return { h, client, user: await createUser(h, 'jwt-user') };
 }
 
 const issue = async ({ h, client, user }: JwtWorld): Promise<string> => (await login(h, user, {}, client)).access_token;

@@ -2,30 +2,24 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { LightMyRequestResponse as Reply } from 'fastify';
 import { mintSecret } from '../../src/core/tokens.js';
-import { adminRequest, basic, createUser, json, login, me, postForm, startHarness, type Harness } from '../helpers/harness.js';
+import {
+  adminRequest,
+  basic,
+  createClient,
+  createUser,
+  json,
+  login,
+  me,
+  passwordGrant,
+  postForm,
+  startHarness,
+  type Client,
+  type Harness,
+} from '../helpers/harness.js';
 
 /* POST /oauth/token (SPEC §4): client authentication, the three grants, scopes, failed logins and their limits. */
 
-type Client = { id: string; clientId: string; clientSecret: string };
 type User = { id: number; username: string; password: string };
-
-async function newApp(h: Harness, body: Record<string, unknown>): Promise<Client> {
-  const response = await adminRequest(h, 'POST', '/apps', body);
-  assert.equal(response.statusCode, 201, response.body);
-  const app = json(response);
-  return { id: app.id, clientId: app.client_id, clientSecret: app.client_secret };
-}
-
-function passwordGrant(h: Harness, user: { username: string; password: string }, extra: Record<string, string> = {}, client: { clientId: string; clientSecret: string } = h) {
-  return postForm(h, '/oauth/token', {
-    grant_type: 'password',
-    username: user.username,
-    password: user.password,
-    client_id: client.clientId,
-    client_secret: client.clientSecret,
-    ...extra,
-  });
-}
 
 function assertError(response: Reply, status: number, error: string): void {
   assert.equal(response.statusCode, status, response.body);
@@ -118,7 +112,7 @@ describe('POST /oauth/token', () => {
     });
 
     test('an app without the password grant is unauthorized_client', async () => {
-      const machine = await newApp(h, { name: 'machine only', grants: ['client_credentials'] });
+      const machine = await createClient(h, { name: 'machine only', grants: ['client_credentials'] });
       assertError(await passwordGrant(h, alice, {}, machine), 400, 'unauthorized_client');
     });
   });
@@ -126,7 +120,7 @@ describe('POST /oauth/token', () => {
   describe('scopes', () => {
     let scoped: Client;
     before(async () => {
-      scoped = await newApp(h, { name: 'scoped', scopes: ['read', 'write'] });
+      scoped = await createClient(h, { name: 'scoped', scopes: ['read', 'write'] });
     });
 
     test('no scope asked grants every scope of the app', async () => {

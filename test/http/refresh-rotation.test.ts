@@ -2,11 +2,20 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { LightMyRequestResponse as Reply } from 'fastify';
 import { sql } from 'kysely';
-import { adminRequest, createUser, json, login, me, refresh, startHarness, type Harness } from '../helpers/harness.js';
+import {
+  adminRequest,
+  createClient,
+  createUser,
+  json,
+  login,
+  me,
+  refresh,
+  startHarness,
+  type Harness,
+} from '../helpers/harness.js';
 
 /* The refresh_token grant (SPEC §4): single-use rotation, reuse detection, the grace window, scopes and expiry. */
 
-type Client = { id: string; clientId: string; clientSecret: string };
 type User = { id: number; username: string; password: string };
 type Pair = { access_token: string; refresh_token: string; expires_in: number; token_type: string; scope?: string };
 
@@ -42,13 +51,6 @@ async function assertDead(h: Harness, pair: Pair, client: { clientId: string; cl
   assert.equal(answer.statusCode, 401, answer.body);
   assert.match(String(answer.headers['www-authenticate']), /error="invalid_token"/);
   assertInvalidGrant(await refresh(h, pair.refresh_token, {}, client));
-}
-
-async function newApp(h: Harness, body: Record<string, unknown>): Promise<Client> {
-  const response = await adminRequest(h, 'POST', '/apps', body);
-  assert.equal(response.statusCode, 201, response.body);
-  const app = json(response);
-  return { id: app.id, clientId: app.client_id, clientSecret: app.client_secret };
 }
 
 describe('refresh_token grant', () => {
@@ -97,7 +99,7 @@ describe('refresh_token grant', () => {
    */
   for (const format of ['opaque', 'jwt'] as const) {
     test(`exactly one of 20 concurrent refreshes wins when there is no grace window (${format})`, async () => {
-      const app = await newApp(h, { name: `race ${format}`, access_token_format: format });
+      const app = await createClient(h, { name: `race ${format}`, access_token_format: format });
       const a = await signIn(h, alice, app);
       const answers = await Promise.all(Array.from({ length: 20 }, () => refresh(h, a.refresh_token, {}, app)));
       const wins = answers.filter((r) => r.statusCode === 200);
@@ -110,7 +112,7 @@ describe('refresh_token grant', () => {
 
   for (const format of ['opaque', 'jwt'] as const) {
     test(`inside the grace window a replay of the immediate predecessor answers the very same pair (${format})`, async () => {
-      const app = await newApp(h, { name: `grace ${format}`, refresh_reuse_grace_seconds: 30, access_token_format: format });
+      const app = await createClient(h, { name: `grace ${format}`, refresh_reuse_grace_seconds: 30, access_token_format: format });
       const a = await signIn(h, alice, app);
       const first = await refresh(h, a.refresh_token, {}, app);
       const b = pairOf(first);
@@ -137,7 +139,7 @@ describe('refresh_token grant', () => {
   }
 
   test('a replay after the grace window is reuse and revokes the session', async () => {
-    const app = await newApp(h, { name: 'grace late', refresh_reuse_grace_seconds: 30 });
+    const app = await createClient(h, { name: 'grace late', refresh_reuse_grace_seconds: 30 });
     const a = await signIn(h, alice, app);
     const b = pairOf(await refresh(h, a.refresh_token, {}, app));
     h.clock.advance(31_000);
@@ -147,7 +149,7 @@ describe('refresh_token grant', () => {
 
   for (const format of ['opaque', 'jwt'] as const) {
     test(`with a grace window, 20 concurrent refreshes all get the same pair (${format})`, async () => {
-      const app = await newApp(h, { name: `grace concurrent ${format}`, refresh_reuse_grace_seconds: 30, access_token_format: format });
+      const app = await createClient(h, { name: `grace concurrent ${format}`, refresh_reuse_grace_seconds: 30, access_token_format: format });
       const a = await signIn(h, alice, app);
       const answers = await Promise.all(Array.from({ length: 20 }, () => refresh(h, a.refresh_token, {}, app)));
       const pairs = answers.map(pairOf);
@@ -158,7 +160,7 @@ describe('refresh_token grant', () => {
   }
 
   test('a refresh may narrow the scope; the refresh token keeps the original grant', async () => {
-    const app = await newApp(h, { name: 'scoped', scopes: ['read', 'write'] });
+    const app = await createClient(h, { name: 'scoped', scopes: ['read', 'write'] });
     const a = await signIn(h, alice, app);
     assert.equal(a.scope, 'read write');
 
@@ -180,7 +182,7 @@ describe('refresh_token grant', () => {
   });
 
   test("a refresh token of one app presented by another is invalid_grant and leaves the session alone", async () => {
-    const other = await newApp(h, { name: 'other app' });
+    const other = await createClient(h, { name: 'other app' });
     const a = await signIn(h, alice);
     assertInvalidGrant(await refresh(h, a.refresh_token, {}, other));
     assert.equal((await me(h, a.access_token)).statusCode, 200);
@@ -208,7 +210,7 @@ describe('refresh_token grant', () => {
 
   test('no token is ever stored, or logged, in plaintext', async () => {
     // A grace app stores a sealed successor pair: it must not reveal the pair either.
-    const app = await newApp(h, { name: 'grace storage', refresh_reuse_grace_seconds: 60, access_token_format: 'jwt' });
+    const app = await createClient(h, { name: 'grace storage', refresh_reuse_grace_seconds: 60, access_token_format: 'jwt' });
     const a = await signIn(h, alice, app);
     const b = pairOf(await refresh(h, a.refresh_token, {}, app));
     pairOf(await refresh(h, b.refresh_token, {}, app));

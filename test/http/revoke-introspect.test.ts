@@ -6,6 +6,7 @@ import {
   ISSUER,
   adminRequest,
   basic,
+  createClient,
   createUser,
   json,
   login,
@@ -13,14 +14,9 @@ import {
   postForm,
   refresh,
   startHarness,
+  type Client,
   type Harness,
 } from '../helpers/harness.js';
-
-interface Client {
-  id: string;
-  clientId: string;
-  clientSecret: string;
-}
 
 let h: Harness;
 let defaultClient: Client;
@@ -30,13 +26,6 @@ before(async () => {
   defaultClient = { id: h.defaultApp.id, clientId: h.clientId, clientSecret: h.clientSecret };
 });
 after(() => h.close());
-
-async function createApp(body: Record<string, unknown> = {}): Promise<Client> {
-  const response = await adminRequest(h, 'POST', '/apps', { name: 'partner', ...body });
-  assert.equal(response.statusCode, 201, response.body);
-  const app = json<{ id: string; client_id: string; client_secret: string }>(response);
-  return { id: app.id, clientId: app.client_id, clientSecret: app.client_secret };
-}
 
 const clientAuth = (client: Client) => ({ authorization: basic(client.clientId, client.clientSecret) });
 
@@ -105,8 +94,8 @@ describe('POST /oauth/revoke (RFC 7009)', () => {
   });
 
   test("an app cannot revoke another app's tokens: 200, and the tokens still work", async () => {
-    const appA = await createApp();
-    const appB = await createApp();
+    const appA = await createClient(h);
+    const appB = await createClient(h);
     const tokens = await login(h, await createUser(h, 'revoke-foreign'), {}, appA);
     for (const token of [tokens.access_token, tokens.refresh_token]) {
       assert.equal((await revoke(token, appB)).statusCode, 200);
@@ -146,7 +135,7 @@ describe('POST /oauth/introspect (RFC 7662)', () => {
   });
 
   test("aud is the app's audience when it has one, and scope lists the granted scopes", async () => {
-    const client = await createApp({ audience: 'https://api.example.com', scopes: ['read', 'write'] });
+    const client = await createClient(h, { audience: 'https://api.example.com', scopes: ['read', 'write'] });
     const user = await createUser(h, 'introspect-aud');
     const tokens = await login(h, user, { scope: 'write read' }, client);
     const answer = await introspect(tokens.access_token, client);
@@ -158,7 +147,7 @@ describe('POST /oauth/introspect (RFC 7662)', () => {
   });
 
   test('a client_credentials token has the client as subject and no username', async () => {
-    const client = await createApp({ scopes: ['jobs'] });
+    const client = await createClient(h, { scopes: ['jobs'] });
     const issued = await postForm(h, '/oauth/token', { grant_type: 'client_credentials' }, clientAuth(client));
     assert.equal(issued.statusCode, 200, issued.body);
     const answer = await introspect(json(issued).access_token, client);
@@ -171,7 +160,7 @@ describe('POST /oauth/introspect (RFC 7662)', () => {
   });
 
   test("unknown, malformed, revoked and another app's tokens are {active: false} and nothing else", async () => {
-    const other = await createApp();
+    const other = await createClient(h);
     const tokens = await login(h, await createUser(h, 'introspect-inactive'));
     const revoked = await login(h, await createUser(h, 'introspect-revoked'));
     await revoke(revoked.access_token);
@@ -193,7 +182,7 @@ describe('POST /oauth/introspect (RFC 7662)', () => {
   });
 
   test("an operator token can introspect any app's token; a wrong bearer is 401", async () => {
-    const client = await createApp();
+    const client = await createClient(h);
     const tokens = await login(h, await createUser(h, 'introspect-operator'), {}, client);
     const answer = await introspectAs(tokens.access_token, { authorization: `Bearer ${ADMIN_TOKEN}` });
     assert.equal(answer.statusCode, 200);
@@ -240,7 +229,7 @@ describe('disabled users and deleted apps', () => {
   });
 
   test('deleting an app kills its tokens, and its client can no longer authenticate', async () => {
-    const client = await createApp({ grants: ['password', 'refresh_token', 'client_credentials'] });
+    const client = await createClient(h, { grants: ['password', 'refresh_token', 'client_credentials'] });
     const tokens = await login(h, await createUser(h, 'app-deleted'), {}, client);
     const service = json((await postForm(h, '/oauth/token', { grant_type: 'client_credentials' }, clientAuth(client)))).access_token as string;
     assert.equal((await adminRequest(h, 'DELETE', `/apps/${client.id}`)).statusCode, 204);
