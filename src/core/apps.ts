@@ -159,3 +159,13 @@ export async function ensureDefaultApp(core: Core): Promise<{ app: App; clientSe
   if ((await core.store.countApps()) > 0) return null;
   return createApp(core, { name: 'default' }, 'system');
 }
+
+/** The app the seed dialects use when a request names none (SPEC §5): the oldest live app named `default`. */
+export async function findDefaultApp(core: Core): Promise<App | null> {
+  return core.store.findAppByName('default');
+}
+
+/** The app's deep link for a token: its template with `{token}` replaced, URL-encoded. */
+export function deeplinkFor(app: App, token: string): string {
+  return app.deeplinkTemplate.split('{token}').join(encodeURIComponent(token));
+}

@@ -36,6 +36,16 @@ export class InvalidGrant extends TokendError {
   }
 }
 
+/**
+ * A failed password login. Every cause answers the same bytes; `reason` is for
+ * the audit log and for the `/v1/oauth/` dialect's debug mode in development only.
+ */
+export class LoginFailed extends InvalidGrant {
+  constructor(readonly reason: 'unknown_user' | 'wrong_password' | 'disabled') {
+    super('the username or password is wrong');
+  }
+}
+
 export class UnauthorizedClient extends TokendError {
   constructor(description: string) {
     super('unauthorized_client', 400, description);

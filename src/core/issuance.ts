@@ -93,11 +93,21 @@ export interface TokenSet {
 /** The access and refresh tokens of a session, built but not yet stored. */
 export async function mintSessionTokens(
   core: Core,
-  options: { app: App; userId: number; sessionId: string; scopes: string[]; refreshScopes?: string[]; accessTtl?: number; refresh: boolean },
+  options: {
+    app: App;
+    userId: number;
+    sessionId: string;
+    scopes: string[];
+    refreshScopes?: string[];
+    accessTtl?: number;
+    accessFormat?: TokenFormat;
+    refresh: boolean;
+  },
 ): Promise<{ set: TokenSet; records: Token[] }> {
   const { app, userId, sessionId, scopes } = options;
   const ttl = options.accessTtl ?? app.accessTokenTtl;
-  const access = await mintToken(core, { kind: 'access', app, userId, sessionId, scopes, ttlSeconds: ttl, format: app.accessTokenFormat });
+  const format = options.accessFormat ?? app.accessTokenFormat;
+  const access = await mintToken(core, { kind: 'access', app, userId, sessionId, scopes, ttlSeconds: ttl, format });
   const refresh = options.refresh
     ? await mintToken(core, { kind: 'refresh', app, userId, sessionId, scopes: options.refreshScopes ?? scopes, ttlSeconds: app.refreshTokenTtl })
     : null;
@@ -132,9 +142,12 @@ export interface SessionRequest {
   deviceInfo?: string;
   ip: string | null;
   userAgent: string | null;
-  /** Overrides the app's access token lifetime and format (the `/v1/oauth/` dialect's 30-day opaque tokens). */
+  /** Overrides of the app's access token lifetime and format (the `/v1/oauth/` dialect's 30-day opaque tokens, JSON:API's JWTs). */
   accessTtl?: number;
+  accessFormat?: TokenFormat;
   refresh: boolean;
+  /** The door the login came through, for the audit log. */
+  door: string;
 }
 
 /** A login: a new session and its first tokens, stored in one transaction. */
@@ -158,6 +171,7 @@ export async function startSession(core: Core, request: SessionRequest): Promise
     scopes: request.scopes,
     refresh: request.refresh,
     ...(request.accessTtl !== undefined && { accessTtl: request.accessTtl }),
+    ...(request.accessFormat !== undefined && { accessFormat: request.accessFormat }),
   });
   await core.store.insertSession(session, records);
   await core.audit.record('token.issued', `user:${request.user.id}`, {
@@ -166,7 +180,7 @@ export async function startSession(core: Core, request: SessionRequest): Promise
     sessionId: session.id,
     tokenId: set.accessTokenId,
     ip: request.ip,
-    detail: { grant: 'password', refresh: set.refreshTokenId !== null },
+    detail: { grant: 'password', door: request.door, refresh: set.refreshTokenId !== null },
   });
   return { session, set };
 }

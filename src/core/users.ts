@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Actor, Core } from './context.js';
-import { Conflict, InvalidGrant, InvalidRequest, NotFound, RateLimited } from './errors.js';
+import { Conflict, InvalidRequest, LoginFailed, NotFound, RateLimited } from './errors.js';
 import type { App, User } from './model.js';
 
 /** Usernames compare case-insensitively after Unicode NFC (SPEC §2). */
@@ -63,9 +63,6 @@ export async function deleteUser(core: Core, id: number, actor: Actor): Promise<
   await core.audit.record('admin.user.deleted', actor, { userId: id });
 }
 
-/** One failed-login answer for every cause, so a caller cannot tell them apart. */
-export const LOGIN_FAILED = 'the username or password is wrong';
-
 /**
  * Checks a username and password. Unknown user, disabled user and wrong
  * password spend the same argon2id work and raise the same error; the limits
@@ -108,11 +105,12 @@ export async function authenticateUser(
     await giveBack([ipLimit]);
     return user;
   }
+  const reason = user === null ? 'unknown_user' : ok ? 'disabled' : 'wrong_password';
   await core.audit.record('login.failed', 'anonymous', {
     appId: input.app.id,
     userId: user?.id ?? null,
     ip: input.ip,
-    detail: { username: input.username.slice(0, 200) },
+    detail: { username: input.username.slice(0, 200), reason },
   });
-  throw new InvalidGrant(LOGIN_FAILED);
+  throw new LoginFailed(reason);
 }

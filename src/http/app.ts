@@ -6,6 +6,7 @@ import type { DestinationStream } from 'pino';
 import type { Core } from '../core/context.js';
 import { NotFound } from '../core/errors.js';
 import { adminRoutes } from './admin/index.js';
+import { dialectRoutes } from './dialects/index.js';
 import { BODY_LIMIT, parseParams, registerBodyParsers, rejectDuplicates } from './body.js';
 import { oauthError, sendError } from './errors.js';
 import { healthRoutes } from './health.js';
@@ -90,6 +91,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(oauthRoutes, { core });
   await app.register(meRoutes, { core });
   await app.register(adminRoutes, { core, prefix: '/admin/v1' });
+  await app.register(dialectRoutes, { core });
 
   app.setNotFoundHandler((request, reply) => sendError(request, reply, new NotFound('route'), oauthError));
   app.setErrorHandler((error, request, reply) => sendError(request, reply, error, oauthError));

@@ -89,6 +89,18 @@ export class KyselyStore implements Store {
     return row === undefined ? null : fromAppRow(row);
   }
 
+  async findAppByName(name: string): Promise<App | null> {
+    const row = await this.db
+      .selectFrom('apps')
+      .selectAll()
+      .where('name', '=', name)
+      .where('deleted_at', 'is', null)
+      .orderBy('created_at', 'asc')
+      .limit(1)
+      .executeTakeFirst();
+    return row === undefined ? null : fromAppRow(row);
+  }
+
   async listApps(page: PageRequest): Promise<Page<App>> {
     const position = decodeCursor(page.cursor);
     const rows = await this.db

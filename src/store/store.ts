@@ -71,6 +71,8 @@ export interface Store {
   insertApp(app: App): Promise<void>;
   findAppById(id: string): Promise<App | null>;
   findAppByClientId(clientId: string): Promise<App | null>;
+  /** The oldest live app with this name. */
+  findAppByName(name: string): Promise<App | null>;
   listApps(page: PageRequest): Promise<Page<App>>;
   countApps(): Promise<number>;
   updateApp(id: string, patch: AppPatch): Promise<App | null>;

@@ -1,7 +1,7 @@
 import type { Core } from '../context.js';
 import { InvalidGrant, InvalidRequest, InvalidScope, UnauthorizedClient } from '../errors.js';
 import { mintSessionTokens, type TokenSet } from '../issuance.js';
-import type { App, Token } from '../model.js';
+import type { App, Token, TokenFormat } from '../model.js';
 import { openSuccessor, sealSuccessor } from '../refresh-seal.js';
 import { parseScope } from '../scopes.js';
 import { hashSecret, parseSecret } from '../tokens.js';
@@ -16,9 +16,23 @@ const INVALID = 'the refresh token is invalid, expired or revoked';
  * successor pair) or reuse (the session dies).
  */
 export const refreshTokenGrant: Grant = async (core, { app, params, ip }) => {
-  if (!app.grants.includes('refresh_token')) throw new UnauthorizedClient('this client may not use the refresh_token grant');
   const presented = params.refresh_token;
   if (presented === undefined || presented === '') throw new InvalidRequest('refresh_token is required');
+  return refreshSession(core, { app, presented, ...(params.scope !== undefined && { scope: params.scope }), ip });
+};
+
+export interface SessionRefresh {
+  app: App;
+  presented: string;
+  scope?: string;
+  ip: string | null;
+  /** A door may fix the new access token's format (JSON:API always answers JWTs). */
+  accessFormat?: TokenFormat;
+}
+
+/** Rotates a session's refresh token, through whichever door it came. */
+export async function refreshSession(core: Core, { app, presented, scope: requested, ip, accessFormat }: SessionRefresh): Promise<TokenSet> {
+  if (!app.grants.includes('refresh_token')) throw new UnauthorizedClient('this client may not use the refresh_token grant');
   // A bad checksum is refused before any store lookup (SPEC §2).
   if (parseSecret(presented) !== 'refresh') throw new InvalidGrant(INVALID);
 
@@ -32,7 +46,7 @@ export const refreshTokenGrant: Grant = async (core, { app, params, ip }) => {
   if (current.revokedAt !== null || (current.expiresAt ?? 0) <= now) throw new InvalidGrant(INVALID);
 
   // RFC 6749 §6: the new access token may be narrower; the refresh token keeps the original grant.
-  const scopes = params.scope === undefined ? current.scopes : narrow(params.scope, current.scopes);
+  const scopes = requested === undefined ? current.scopes : narrow(requested, current.scopes);
   const { set, records } = await mintSessionTokens(core, {
     app,
     userId: current.userId,
@@ -40,6 +54,7 @@ export const refreshTokenGrant: Grant = async (core, { app, params, ip }) => {
     scopes,
     refreshScopes: current.scopes,
     refresh: true,
+    ...(accessFormat !== undefined && { accessFormat }),
   });
   const result = await core.store.rotateRefreshToken({
     hash,
@@ -62,7 +77,7 @@ export const refreshTokenGrant: Grant = async (core, { app, params, ip }) => {
     detail: { from: current.id },
   });
   return set;
-};
+}
 
 function narrow(requested: string, granted: readonly string[]): string[] {
   const asked = parseScope(requested);

@@ -1,0 +1,4 @@
+import type { FastifyInstance } from 'fastify';
+import type { Core } from '../../core/context.js';
+
+export async function jsonApiDialect(_app: FastifyInstance, _options: { core: Core }): Promise<void> {}
