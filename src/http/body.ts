@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { InvalidRequest } from '../core/errors.js';
+import { duplicateKey } from './json-keys.js';
 
 /** Request bodies are at most 64 KiB (SPEC §9). */
 export const BODY_LIMIT = 64 * 1024;
@@ -34,7 +35,15 @@ export function rejectDuplicates(params: object | undefined, where: string): voi
 export function registerBodyParsers(app: FastifyInstance): void {
   app.removeAllContentTypeParsers();
   const json = app.getDefaultJsonParser('error', 'error');
-  app.addContentTypeParser(['application/json', 'application/vnd.api+json'], { parseAs: 'string', bodyLimit: BODY_LIMIT }, json);
+  app.addContentTypeParser(['application/json', 'application/vnd.api+json'], { parseAs: 'string', bodyLimit: BODY_LIMIT }, (request, body, done) => {
+    const text = body as string;
+    json(request, text, (error, parsed) => {
+      if (error !== null) return done(error, undefined);
+      const duplicate = duplicateKey(text);
+      if (duplicate !== null) return done(new InvalidRequest(`JSON key "${duplicate.slice(0, 40)}" is given more than once`), undefined);
+      done(null, parsed);
+    });
+  });
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: BODY_LIMIT }, (_request, body, done) => {
     try {
       const params = parseParams(body as string);
