@@ -28,22 +28,33 @@ export function rejectDuplicates(params: object | undefined, where: string): voi
   }
 }
 
+const JSON_TYPES = ['application/json', 'application/vnd.api+json'];
+
+type ContentTypeParser = Parameters<FastifyInstance['addContentTypeParser']>[2];
+
 /**
- * JSON (and JSON:API's media type) and form bodies only; anything else is 415.
- * JSON is parsed with Fastify's prototype-poisoning protection.
+ * Fastify's JSON parser (with prototype-poisoning protection) plus SPEC §9's
+ * rule that a key given twice is 400. With `emptyIsNone`, an empty body is no
+ * body: for seed clients that send `Content-Type: application/json` and nothing.
  */
-export function registerBodyParsers(app: FastifyInstance): void {
-  app.removeAllContentTypeParsers();
+function jsonParser(app: FastifyInstance, options: { emptyIsNone: boolean }): ContentTypeParser {
   const json = app.getDefaultJsonParser('error', 'error');
-  app.addContentTypeParser(['application/json', 'application/vnd.api+json'], { parseAs: 'string', bodyLimit: BODY_LIMIT }, (request, body, done) => {
+  return (request, body, done) => {
     const text = body as string;
+    if (options.emptyIsNone && text.trim() === '') return done(null, undefined);
     json(request, text, (error, parsed) => {
       if (error !== null) return done(error, undefined);
       const duplicate = duplicateKey(text);
       if (duplicate !== null) return done(new InvalidRequest(`JSON key "${duplicate.slice(0, 40)}" is given more than once`), undefined);
       done(null, parsed);
     });
-  });
+  };
+}
+
+/** JSON (and JSON:API's media type) and form bodies only; anything else is 415. */
+export function registerBodyParsers(app: FastifyInstance): void {
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser(JSON_TYPES, { parseAs: 'string', bodyLimit: BODY_LIMIT }, jsonParser(app, { emptyIsNone: false }));
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: BODY_LIMIT }, (_request, body, done) => {
     try {
       const params = parseParams(body as string);
@@ -52,5 +63,17 @@ export function registerBodyParsers(app: FastifyInstance): void {
     } catch (error) {
       done(error as Error, undefined);
     }
+  });
+}
+
+/**
+ * Within `scope`, an absent or empty JSON body counts as `{}`: seed clients
+ * that put everything in the URL often still send `Content-Type: application/json`.
+ */
+export function acceptNoBody(scope: FastifyInstance): void {
+  scope.removeContentTypeParser(JSON_TYPES);
+  scope.addContentTypeParser(JSON_TYPES, { parseAs: 'string', bodyLimit: BODY_LIMIT }, jsonParser(scope, { emptyIsNone: true }));
+  scope.addHook('preValidation', async (request) => {
+    request.body ??= {};
   });
 }

@@ -1,7 +1,9 @@
+import { Type } from '@sinclair/typebox';
 import { findDefaultApp, findLiveApp } from '../../core/apps.js';
 import type { Core } from '../../core/context.js';
 import { InvalidClient, InvalidRequest } from '../../core/errors.js';
 import type { App } from '../../core/model.js';
+import type { ErrorRenderer } from '../errors.js';
 
 /**
  * The app a seed-dialect request acts for (SPEC §5): the one it names by
@@ -39,3 +41,11 @@ export function mergeParams(...sources: Array<unknown>): Params {
 export const isoSeconds = (ms: number): string => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
 
 export const unixSeconds = (ms: number): number => Math.floor(ms / 1000);
+
+/** Seeds 000 and 002 come from Django REST framework APIs, and answer errors as DRF does: `{detail}`. */
+export const detailError: ErrorRenderer = (error) => ({ detail: error.description });
+
+export const Detail = Type.Object({ detail: Type.String() }, { description: 'What went wrong (DRF-style error)' });
+
+/** The `{detail}` error answers of an endpoint, for the OpenAPI document. */
+export const detailErrors = (...codes: number[]) => Object.fromEntries(codes.map((code) => [code, Detail]));
