@@ -1,11 +1,14 @@
 import { Option, type Command } from 'commander';
+import QRCode from 'qrcode';
 import { createApp, findLiveApp, type AppPolicy } from '../core/apps.js';
+import { issueInstallToken } from '../core/install-tokens.js';
 import { createMasterKey } from '../core/master-keys.js';
 import type { GrantType, SigningAlg, TokenFormat } from '../core/model.js';
 import { createOperatorToken } from '../core/operators.js';
 import { MAX_PASSWORD_LENGTH } from '../core/passwords.js';
 import { rotateSigningKeys } from '../core/signing.js';
-import { createUser } from '../core/users.js';
+import { createUser, usernameKey } from '../core/users.js';
+import { installTokenView } from '../http/dialects/install-token.js';
 import { describeUrl, openRuntime, runCommand, type Runtime } from './runtime.js';
 
 /** Every command but `serve` takes the store's URL, and `--json` for scripts. */
@@ -140,6 +143,42 @@ export function registerCommands(program: Command): void {
       if (app === null) throw new Error(`no app "${options.app as string}"; list them with GET /admin/v1/apps`);
       const { key, secret } = await createMasterKey(core, app.id, (options.name as string | undefined) ?? null, 'operator:cli');
       print(options, { id: key.id, app: app.clientId, key: secret, created_at: new Date(key.createdAt).toISOString() }, SHOWN_ONCE);
+    });
+  });
+
+  common(
+    program
+      .command('install-token')
+      .description('make an install token for one device install (SPEC §5.3); prints it, its deep link and a QR code of the link')
+      .requiredOption('--app <client_id>', "the app's client_id (or id)")
+      .requiredOption('--install-id <id>', 'the device install it is bound to')
+      .option('--user <username>', 'the user it acts for (default: the app alone, no user)'),
+  ).action(async (options) => {
+    await withRuntime(options, async ({ core }) => {
+      const app = await findLiveApp(core, options.app as string);
+      if (app === null) throw new Error(`no app "${options.app as string}"; list them with GET /admin/v1/apps`);
+      let userId: number | null = null;
+      if (options.user !== undefined) {
+        const user = await core.store.findUserByUsernameKey(usernameKey(options.user as string));
+        if (user === null) throw new Error(`no user "${options.user as string}"`);
+        if (user.disabled) throw new Error(`the user "${user.username}" is disabled`);
+        userId = user.id;
+      }
+      const { minted, deeplink } = await issueInstallToken(core, {
+        app,
+        installId: options.installId as string,
+        userId,
+        parentId: null,
+        scopes: [...app.scopes],
+        actor: 'operator:cli',
+        ip: null,
+      });
+      const view = installTokenView(minted, deeplink);
+      if (options.json) return print(options, { ...view });
+      // A QR code holds about 3 KB; an app with a longer deep link still gets its token and link.
+      const qr = await QRCode.toString(deeplink, { type: 'terminal', small: true }).catch(() => null);
+      print(options, { ...view }, qr === null ? `${SHOWN_ONCE}\nThe deep link is too long for a QR code.` : SHOWN_ONCE);
+      if (qr !== null) process.stdout.write(`\nScan to open the app:\n${qr}`);
     });
   });
 
