@@ -10,7 +10,9 @@ export async function authenticateMasterKey(core: Core, presented: string): Prom
   const key = await core.store.findMasterKeyByHash(hashSecret(presented));
   if (key === null || key.revokedAt !== null) return null;
   const app = await core.store.findAppById(key.appId);
-  return app === null || app.deletedAt !== null ? null : { key, app };
+  if (app === null || app.deletedAt !== null) return null;
+  core.usage.masterKeySeen(key.id, core.clock.now());
+  return { key, app };
 }
 
 /**

@@ -1,12 +1,14 @@
 import type { Store } from '../store/store.js';
 
 /**
- * Last use of tokens and sessions, batched off the request path: verification
- * writes nothing to the store; a timer flushes what was seen every `intervalMs`.
+ * Last use of tokens, sessions and master keys, batched off the request path:
+ * verification writes nothing to the store; a timer flushes what was seen
+ * every `intervalMs` (and `stop()` flushes the rest).
  */
 export class UsageRecorder {
   private tokens = new Map<string, number>();
   private sessions = new Map<string, number>();
+  private masterKeys = new Map<string, number>();
   private timer: NodeJS.Timeout | null = null;
 
   constructor(
@@ -24,14 +26,18 @@ export class UsageRecorder {
     if (sessionId !== null) this.sessions.set(sessionId, at);
   }
 
+  masterKeySeen(id: string, at: number): void {
+    this.masterKeys.set(id, at);
+  }
+
   async flush(): Promise<void> {
-    if (this.tokens.size === 0 && this.sessions.size === 0) return;
-    const tokens = this.tokens;
-    const sessions = this.sessions;
+    if (this.tokens.size === 0 && this.sessions.size === 0 && this.masterKeys.size === 0) return;
+    const usage = { tokens: this.tokens, sessions: this.sessions, masterKeys: this.masterKeys };
     this.tokens = new Map();
     this.sessions = new Map();
+    this.masterKeys = new Map();
     try {
-      await this.store.recordUsage(tokens, sessions);
+      await this.store.recordUsage(usage);
     } catch (error) {
       this.onError(error);
     }

@@ -27,6 +27,7 @@ import type {
   RotationResult,
   Store,
   TokenFilter,
+  Usage,
 } from './store.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
@@ -339,16 +340,18 @@ export class KyselyStore implements Store {
     return { outcome: 'lost', token: await this.findTokenByHash(rotation.hash) };
   }
 
-  async recordUsage(tokens: ReadonlyMap<string, number>, sessions: ReadonlyMap<string, number>): Promise<void> {
-    if (tokens.size === 0 && sessions.size === 0) return;
+  async recordUsage({ tokens, sessions, masterKeys }: Usage): Promise<void> {
+    if (tokens.size === 0 && sessions.size === 0 && masterKeys.size === 0) return;
     await this.db.transaction().execute(async (trx) => {
-      for (const [id, at] of tokens) {
-        await trx
-          .updateTable('tokens')
-          .set({ last_used_at: at })
-          .where('id', '=', id)
-          .where((eb) => eb.or([eb('last_used_at', 'is', null), eb('last_used_at', '<', at)]))
-          .execute();
+      for (const [table, times] of [['tokens', tokens], ['master_keys', masterKeys]] as const) {
+        for (const [id, at] of times) {
+          await trx
+            .updateTable(table)
+            .set({ last_used_at: at })
+            .where('id', '=', id)
+            .where((eb) => eb.or([eb('last_used_at', 'is', null), eb('last_used_at', '<', at)]))
+            .execute();
+        }
       }
       for (const [id, at] of sessions) {
         await trx.updateTable('sessions').set({ last_used_at: at }).where('id', '=', id).where('last_used_at', '<', at).execute();

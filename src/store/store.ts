@@ -11,6 +11,13 @@ import type {
 } from '../core/model.js';
 import type { TokenKind } from '../core/tokens.js';
 
+/** Last-use times (ms) by id. */
+export interface Usage {
+  tokens: ReadonlyMap<string, number>;
+  sessions: ReadonlyMap<string, number>;
+  masterKeys: ReadonlyMap<string, number>;
+}
+
 export interface Page<T> {
   items: T[];
   /** Pass back as `cursor` to get the next page; null on the last page. */
@@ -110,8 +117,8 @@ export interface Store {
    * successors; all in one transaction. Of N concurrent calls exactly one rotates.
    */
   rotateRefreshToken(rotation: Rotation): Promise<RotationResult>;
-  /** Batched, off the request path: last use of tokens and their sessions. */
-  recordUsage(tokens: ReadonlyMap<string, number>, sessions: ReadonlyMap<string, number>): Promise<void>;
+  /** Batched, off the request path: last use of tokens, their sessions, and master keys. */
+  recordUsage(usage: Usage): Promise<void>;
 
   insertMasterKey(key: MasterKey): Promise<void>;
   findMasterKeyByHash(hash: string): Promise<MasterKey | null>;

@@ -121,6 +121,17 @@ describe('seed 000: get_token', () => {
     }
   });
 
+  test("the master key's last use is recorded off the request path and shown to the operator", async () => {
+    const key = await newMasterKey(h, h.defaultApp.id);
+    const listed = async () =>
+      json(await adminRequest(h, 'GET', `/apps/${h.defaultApp.id}/master-keys`)).master_keys.find((k: { id: string }) => k.id === key.id);
+    assert.equal((await listed()).last_used_at, null);
+    await mint(key.key);
+    assert.equal((await listed()).last_used_at, null, 'nothing is written while serving the request');
+    await h.core.usage.flush();
+    assert.equal((await listed()).last_used_at, new Date(h.clock.now()).toISOString());
+  });
+
   test('each call mints a new token and the earlier ones stay valid', async () => {
     const tokens = [await mint(partnerKey.key), await mint(partnerKey.key), await mint(partnerKey.key)].map((t) => t.token);
     assert.equal(new Set(tokens).size, 3);
