@@ -19,6 +19,9 @@ export interface Config {
   readonly hashQueue: number;
   /** Addresses of reverse proxies whose X-Forwarded-For is trusted; empty trusts none. */
   readonly trustProxy: readonly string[];
+  /** Postgres: connections per node, and how long a statement or a connection attempt may take. */
+  readonly databasePoolSize: number;
+  readonly databaseTimeoutMs: number;
 }
 
 export interface LoginLimits {
@@ -56,6 +59,8 @@ export const SETTINGS = [
   { env: 'TOKEND_LOGIN_WINDOW', flag: 'login-window', help: 'login limit window in seconds', fallback: '900' },
   { env: 'TOKEND_HASH_CONCURRENCY', flag: 'hash-concurrency', help: 'password hashes computed at once', fallback: '2' },
   { env: 'TOKEND_HASH_QUEUE', flag: 'hash-queue', help: 'password hashes allowed to wait before 429', fallback: '64' },
+  { env: 'TOKEND_DATABASE_POOL_SIZE', flag: 'database-pool-size', help: 'Postgres connections per node', fallback: '10' },
+  { env: 'TOKEND_DATABASE_TIMEOUT_MS', flag: 'database-timeout-ms', help: 'Postgres statement timeout in ms (connecting: half of it)', fallback: '5000' },
   { env: 'TOKEND_TRUST_PROXY', flag: 'trust-proxy', help: 'comma-separated proxy addresses whose X-Forwarded-For is trusted', fallback: '' },
 ] as const;
 
@@ -141,6 +146,8 @@ export function loadConfig(env: Source, overrides: Source = {}): Config {
     }),
     hashConcurrency: integer('TOKEND_HASH_CONCURRENCY', fallback('TOKEND_HASH_CONCURRENCY'), 1, 256),
     hashQueue: integer('TOKEND_HASH_QUEUE', fallback('TOKEND_HASH_QUEUE'), 0, 100_000),
+    databasePoolSize: integer('TOKEND_DATABASE_POOL_SIZE', fallback('TOKEND_DATABASE_POOL_SIZE'), 1, 1000),
+    databaseTimeoutMs: integer('TOKEND_DATABASE_TIMEOUT_MS', fallback('TOKEND_DATABASE_TIMEOUT_MS'), 100, 600_000),
     trustProxy: Object.freeze(
       fallback('TOKEND_TRUST_PROXY')
         .split(',')

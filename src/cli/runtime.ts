@@ -33,7 +33,11 @@ export interface Runtime {
  */
 export async function openRuntime(options: { overrides?: Record<string, string>; issuerPort?: number; quiet?: boolean } = {}): Promise<Runtime> {
   const config = loadConfig(process.env, options.overrides);
-  const store = openStore(config.databaseUrl);
+  const store = openStore(config.databaseUrl, {
+    poolSize: config.databasePoolSize,
+    statementTimeoutMs: config.databaseTimeoutMs,
+    connectTimeoutMs: Math.max(100, Math.floor(config.databaseTimeoutMs / 2)),
+  });
   try {
     await store.migrate();
   } catch (error) {

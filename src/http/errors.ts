@@ -10,6 +10,7 @@ import {
   TokendError,
   UnsupportedMediaType,
 } from '../core/errors.js';
+import { isStoreOutage } from '../store/outage.js';
 
 /** Renders a core error in one dialect's error shape. */
 export type ErrorRenderer = (error: TokendError) => unknown;
@@ -47,7 +48,7 @@ export function toTokendError(error: unknown): TokendError {
   if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
     return new TokendError('invalid_request', e.statusCode, 'the request could not be read');
   }
-  if (e.code === 'ECONNREFUSED' || e.code === 'SQLITE_BUSY' || e.code === 'SQLITE_CANTOPEN') return new ServiceUnavailable();
+  if (isStoreOutage(error)) return new ServiceUnavailable();
   return SERVER_ERROR;
 }
 

@@ -1,8 +1,9 @@
+import { DEFAULT_POSTGRES_OPTIONS, openPostgresStore, type PostgresOptions } from './postgres.js';
 import { openSqliteStore } from './sqlite.js';
 import type { Store } from './store.js';
 
-/** Opens the store a `TOKEND_DATABASE_URL` names. */
-export function openStore(databaseUrl: string): Store {
+/** Opens the store a `TOKEND_DATABASE_URL` names: `sqlite:PATH`, `sqlite::memory:` or `postgres://…`. */
+export function openStore(databaseUrl: string, postgres: Partial<PostgresOptions> = {}): Store {
   if (databaseUrl.startsWith('sqlite:')) return openSqliteStore(databaseUrl.slice('sqlite:'.length));
-  throw new Error('Postgres is not supported by this build yet: use a sqlite: URL for TOKEND_DATABASE_URL');
+  return openPostgresStore(databaseUrl, { ...DEFAULT_POSTGRES_OPTIONS, ...postgres });
 }

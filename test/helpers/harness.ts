@@ -9,7 +9,9 @@ import type { Core, CoreSettings } from '../../src/core/context.js';
 import { createCore } from '../../src/core/create.js';
 import type { App } from '../../src/core/model.js';
 import { buildApp } from '../../src/http/app.js';
+import { openPostgresStore } from '../../src/store/postgres.js';
 import { openSqliteStore } from '../../src/store/sqlite.js';
+import { createTestDatabase } from './postgres.js';
 import type { Store } from '../../src/store/store.js';
 
 export const ADMIN_TOKEN = 'test-operator-token-0123456789abcdefghijklmnop';
@@ -33,12 +35,15 @@ export interface HarnessOptions {
   hashing?: { concurrency: number; queue: number };
   /** Where the ManualClock starts (ms since the epoch); `Date.now()` lets outside verifiers that use the real clock agree with it. */
   startAt?: number;
+  /** The real database under the store: SQLite in a temp dir (default) or a fresh Postgres database. */
+  database?: 'sqlite' | 'postgres';
 }
 
 /** A real tokend over a real SQLite file in a temp dir, with a clock the test moves. */
 export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
   const dir = mkdtempSync(join(tmpdir(), 'tokend-test-'));
-  const store = openSqliteStore(join(dir, 'tokend.db'));
+  const postgres = options.database === 'postgres' ? await createTestDatabase() : null;
+  const store = postgres === null ? openSqliteStore(join(dir, 'tokend.db')) : openPostgresStore(postgres.url);
   await store.migrate();
   const clock = new ManualClock(options.startAt ?? Date.UTC(2026, 10, 1, 12));
   const core = await createCore({
@@ -78,6 +83,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       await core.usage.stop();
       await store.close();
       rmSync(dir, { recursive: true, force: true });
+      await postgres?.drop();
     },
   };
 }

@@ -1,0 +1,47 @@
+import { Kysely, PostgresDialect } from 'kysely';
+import pg from 'pg';
+import { KyselyStore } from './kysely-store.js';
+import type { Database } from './schema.js';
+
+export interface PostgresOptions {
+  /** Connections per node. */
+  poolSize: number;
+  /** A statement running longer is cancelled by the server, so no request hangs on the store. */
+  statementTimeoutMs: number;
+  /** Waiting longer for a connection fails the request (503) instead of queueing it. */
+  connectTimeoutMs: number;
+  onError?: (error: unknown) => void;
+}
+
+export const DEFAULT_POSTGRES_OPTIONS: PostgresOptions = { poolSize: 10, statementTimeoutMs: 5_000, connectTimeoutMs: 2_000 };
+
+/** bigint columns (millisecond times, serial ids) as numbers: they stay far below 2^53. */
+const BIGINT = 20;
+const types = {
+  getTypeParser: ((oid: number, format?: string) =>
+    oid === BIGINT ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
+};
+
+/**
+ * The store for more than one node: the same Kysely store and migrations as
+ * SQLite, over a pool with server-side statement timeouts, so a store outage
+ * fails requests fast and the pool heals by itself when the database returns.
+ */
+export function openPostgresStore(url: string, options: PostgresOptions = DEFAULT_POSTGRES_OPTIONS): KyselyStore {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: options.poolSize,
+    connectionTimeoutMillis: options.connectTimeoutMs,
+    idleTimeoutMillis: 30_000,
+    keepAlive: true,
+    statement_timeout: options.statementTimeoutMs,
+    query_timeout: options.statementTimeoutMs + 1_000,
+    idle_in_transaction_session_timeout: options.statementTimeoutMs * 2,
+    application_name: 'tokend',
+    types,
+  });
+  // An idle connection dropped by the server must not crash the process; the pool replaces it.
+  pool.on('error', (error) => options.onError?.(error));
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  return new KyselyStore(db);
+}
