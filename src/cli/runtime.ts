@@ -2,6 +2,10 @@ import { readFileSync } from 'node:fs';
 import { ensureDefaultApp } from '../core/apps.js';
 import type { Core } from '../core/context.js';
 import { createCore } from '../core/create.js';
+import { systemClock } from '../core/clock.js';
+import { MemoryLimiter } from '../core/rate-limit.js';
+import { RedisBus } from '../cluster/redis-bus.js';
+import { RedisLimiter } from '../cluster/redis-limiter.js';
 import { ConfigError, loadConfig, resolveIssuer, SETTINGS, type Config } from '../config.js';
 import { openStore } from '../store/open.js';
 import type { Store } from '../store/store.js';
@@ -31,7 +35,16 @@ export interface Runtime {
  * makes the `default` app on an empty store, printing its secret once: this is
  * "first start", whichever command comes first.
  */
-export async function openRuntime(options: { overrides?: Record<string, string>; issuerPort?: number; quiet?: boolean } = {}): Promise<Runtime> {
+export interface RuntimeOptions {
+  overrides?: Record<string, string>;
+  issuerPort?: number;
+  quiet?: boolean;
+  /** Join the cluster through TOKEND_REDIS_URL (revocation fan-out, shared limits): the server does; one-shot commands need not. */
+  cluster?: boolean;
+  onError?: (error: unknown) => void;
+}
+
+export async function openRuntime(options: RuntimeOptions = {}): Promise<Runtime> {
   const config = loadConfig(process.env, options.overrides);
   const store = openStore(config.databaseUrl, {
     poolSize: config.databasePoolSize,
@@ -44,10 +57,19 @@ export async function openRuntime(options: { overrides?: Record<string, string>;
     await store.close().catch(() => {});
     throw new Error(`could not open the store at ${describeUrl(config.databaseUrl)}: ${(error as Error).message}`);
   }
+  const onError = options.onError ?? (() => {});
+  const clock = systemClock;
+  const redis = options.cluster && config.redisUrl !== null ? config.redisUrl : null;
+  const bus = redis === null ? undefined : await RedisBus.connect({ url: redis, onError });
+  const limiter = redis === null ? undefined : RedisLimiter.connect(redis, new MemoryLimiter(clock), onError);
   const core = await createCore({
     settings: { issuer: resolveIssuer(config, options.issuerPort ?? config.port), env: config.env, adminToken: config.adminToken, loginLimits: config.loginLimits },
     store,
+    clock,
     hashing: { concurrency: config.hashConcurrency, queue: config.hashQueue },
+    onError,
+    ...(bus !== undefined && { bus }),
+    ...(limiter !== undefined && { limiter }),
   });
   const created = await ensureDefaultApp(core);
   if (created !== null) {
@@ -63,6 +85,8 @@ export async function openRuntime(options: { overrides?: Record<string, string>;
     core,
     async close() {
       await core.usage.stop();
+      await bus?.close();
+      await limiter?.close();
       await store.close();
     },
   };

@@ -5,6 +5,8 @@ import type { KeyRing } from './keys.js';
 import type { PasswordHasher } from './passwords.js';
 import type { Limiter } from './rate-limit.js';
 import type { UsageRecorder } from './usage.js';
+import type { VerificationCache } from './verification-cache.js';
+import type { RevocationBus } from '../cluster/bus.js';
 
 export interface CoreSettings {
   issuer: string;
@@ -23,6 +25,9 @@ export interface Core {
   readonly keys: KeyRing;
   readonly audit: AuditLog;
   readonly usage: UsageRecorder;
+  /** Revocations to and from every node; a LocalBus on a single node. */
+  readonly bus: RevocationBus;
+  readonly cache: VerificationCache;
 }
 
 /** Who did something, as the audit log names them. */

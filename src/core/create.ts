@@ -1,3 +1,5 @@
+import { LocalBus, type RevocationBus } from '../cluster/bus.js';
+import { publishingStore } from '../cluster/publishing-store.js';
 import type { Store } from '../store/store.js';
 import { AuditLog } from './audit.js';
 import { systemClock, type Clock } from './clock.js';
@@ -6,6 +8,7 @@ import { KeyRing } from './keys.js';
 import { PasswordHasher } from './passwords.js';
 import { MemoryLimiter, type Limiter } from './rate-limit.js';
 import { UsageRecorder } from './usage.js';
+import { DEFAULT_CACHE_OPTIONS, VerificationCache, type CacheOptions } from './verification-cache.js';
 
 export interface CoreOptions {
   settings: CoreSettings;
@@ -14,22 +17,30 @@ export interface CoreOptions {
   limiter?: Limiter;
   hashing?: { concurrency: number; queue: number };
   onError?: (error: unknown) => void;
+  /** How revocations reach other nodes; a LocalBus (this node only) by default. */
+  bus?: RevocationBus;
+  cache?: Partial<CacheOptions>;
 }
 
 /** Wires the core's parts and loads the signing keys (making them on first start). */
 export async function createCore(options: CoreOptions): Promise<Core> {
   const clock = options.clock ?? systemClock;
   const onError = options.onError ?? (() => {});
-  const keys = new KeyRing(options.store, clock);
+  const bus = options.bus ?? new LocalBus();
+  // Every revocation the core makes is published once the store has committed it.
+  const store = publishingStore(options.store, bus);
+  const keys = new KeyRing(store, clock);
   await keys.load();
   return {
     settings: Object.freeze({ ...options.settings }),
-    store: options.store,
+    store,
+    bus,
+    cache: new VerificationCache(clock, bus, { ...DEFAULT_CACHE_OPTIONS, ...options.cache }),
     clock,
     limiter: options.limiter ?? new MemoryLimiter(clock),
     hasher: new PasswordHasher(options.hashing ?? { concurrency: 2, queue: 64 }),
     keys,
-    audit: new AuditLog(options.store, clock, onError),
-    usage: new UsageRecorder(options.store, 15_000, onError),
+    audit: new AuditLog(store, clock, onError),
+    usage: new UsageRecorder(store, 15_000, onError),
   };
 }

@@ -12,21 +12,42 @@ export interface Verified {
 
 /**
  * Resolves a presented token to its live record, or null. Cheap refusals come
- * first: a bad checksum or a bad JWT signature never reaches the store. A JWT
- * must also be on record (so revocation works) and carry its app's audience.
+ * first: a bad checksum never reaches the cache or the store. A repeat
+ * verification is answered from the cache, whose entries die with any
+ * revocation; otherwise a JWT's signature is checked, then the record must be
+ * live in the store (so revocation works for JWTs too) and carry its app's
+ * audience.
  */
 export async function verifyToken(core: Core, presented: string): Promise<Verified | null> {
-  const now = core.clock.now();
-  let audience: unknown;
-  if (looksLikeJwt(presented)) {
-    const claims = await verifyAccessToken(core.keys, presented, { issuer: core.settings.issuer, now });
-    if (claims === null) return null;
-    audience = claims.aud;
-  } else {
+  const jwt = looksLikeJwt(presented);
+  if (!jwt) {
     const kind = parseSecret(presented);
     if (kind === null || !isTokenKind(kind)) return null;
   }
-  const token = await core.store.findTokenByHash(hashSecret(presented));
+  const now = core.clock.now();
+  const hash = hashSecret(presented);
+  const cached = core.cache.get(hash);
+  if (cached !== null && isLive(cached.token, now)) {
+    core.usage.seen(cached.token.id, cached.token.sessionId, now);
+    return cached;
+  }
+  const mark = core.cache.mark();
+  const verified = await fromStore(core, presented, hash, jwt, now);
+  if (verified !== null) {
+    core.cache.set(hash, verified, mark);
+    core.usage.seen(verified.token.id, verified.token.sessionId, now);
+  }
+  return verified;
+}
+
+async function fromStore(core: Core, presented: string, hash: string, jwt: boolean, now: number): Promise<Verified | null> {
+  let audience: unknown;
+  if (jwt) {
+    const claims = await verifyAccessToken(core.keys, presented, { issuer: core.settings.issuer, now });
+    if (claims === null) return null;
+    audience = claims.aud;
+  }
+  const token = await core.store.findTokenByHash(hash);
   if (token === null || !isLive(token, now)) return null;
   const app = await core.store.findAppById(token.appId);
   if (app === null || app.deletedAt !== null) return null;
@@ -36,7 +57,6 @@ export async function verifyToken(core: Core, presented: string): Promise<Verifi
     user = await core.store.findUserById(token.userId);
     if (user === null || user.disabled) return null;
   }
-  core.usage.seen(token.id, token.sessionId, now);
   return { token, app, user };
 }
 

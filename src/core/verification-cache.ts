@@ -1,0 +1,103 @@
+import { affects, type CachedIdentity, type RevocationEvent } from '../cluster/events.js';
+import type { RevocationBus } from '../cluster/bus.js';
+import type { Clock } from './clock.js';
+import type { Verified } from './verification.js';
+
+export interface CacheOptions {
+  /** Entries kept at most; the oldest go first. */
+  maxEntries: number;
+  /** An entry is re-read from the store at least this often, whatever the bus says. */
+  maxAgeMs: number;
+}
+
+/**
+ * 10 s bounds the one case the bus cannot cover: a node that revokes while it
+ * has lost Redis cannot tell the others, whose entries then live at most this long.
+ */
+export const DEFAULT_CACHE_OPTIONS: CacheOptions = { maxEntries: 100_000, maxAgeMs: 10_000 };
+
+interface Entry {
+  verified: Verified;
+  identity: CachedIdentity;
+  /** Never beyond the token's own expiry. */
+  expiresAt: number;
+}
+
+/**
+ * Verified tokens by hash, so a repeat verification needs no store read. An
+ * entry dies with any revocation that touches it (from this node or, through
+ * the bus, any other), with its token's expiry, and after `maxAgeMs`. While
+ * the bus cannot prove delivery the cache is bypassed, and on recovery it is
+ * emptied: revocations missed meanwhile must not be served from it.
+ */
+export class VerificationCache {
+  private readonly entries = new Map<string, Entry>();
+  /** Bumped by every revocation: a store read that began before one must not fill the cache after it. */
+  private generation = 0;
+  hits = 0;
+  misses = 0;
+
+  constructor(
+    private readonly clock: Clock,
+    private readonly bus: RevocationBus,
+    private readonly options: CacheOptions = DEFAULT_CACHE_OPTIONS,
+  ) {
+    bus.onEvent((event) => this.drop(event));
+    bus.onTrustChange(() => this.drop({ scope: 'all' }));
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /** Marks the start of a store read; pass the mark to `set`. */
+  mark(): number {
+    return this.generation;
+  }
+
+  get(hash: string): Verified | null {
+    if (!this.bus.trusted) return null;
+    const entry = this.entries.get(hash);
+    if (entry === undefined || entry.expiresAt <= this.clock.now()) {
+      if (entry !== undefined) this.entries.delete(hash);
+      this.misses += 1;
+      return null;
+    }
+    this.hits += 1;
+    return entry.verified;
+  }
+
+  set(hash: string, verified: Verified, mark: number): void {
+    if (!this.bus.trusted || mark !== this.generation) return;
+    const { token, app } = verified;
+    const now = this.clock.now();
+    const expiresAt = Math.min(token.expiresAt ?? Number.MAX_SAFE_INTEGER, now + this.options.maxAgeMs);
+    if (expiresAt <= now) return;
+    if (this.entries.size >= this.options.maxEntries) {
+      const oldest = this.entries.keys().next().value;
+      if (oldest !== undefined) this.entries.delete(oldest);
+    }
+    this.entries.set(hash, {
+      verified,
+      expiresAt,
+      identity: {
+        hash,
+        tokenId: token.id,
+        parentId: token.parentId,
+        sessionId: token.sessionId,
+        userId: token.userId,
+        appId: app.id,
+        masterKeyId: token.masterKeyId,
+      },
+    });
+  }
+
+  drop(event: RevocationEvent): void {
+    this.generation += 1;
+    if (event.scope === 'all') {
+      this.entries.clear();
+      return;
+    }
+    for (const [hash, entry] of this.entries) if (affects(event, entry.identity)) this.entries.delete(hash);
+  }
+}

@@ -1,0 +1,143 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { ManualClock } from '../../src/core/clock.js';
+import { REDIS_URL, startNode, testChannel, type Node } from '../helpers/cluster.js';
+import { ADMIN_TOKEN, json } from '../helpers/harness.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/postgres.js';
+import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
+
+/*
+ * SPEC §10 on two nodes in one process: each has its own Postgres pool on one
+ * shared database and its own Redis connections. Node B reaches Redis through
+ * a proxy the test can cut.
+ */
+
+const form = (body: Record<string, string>) => ({ 'content-type': 'application/x-www-form-urlencoded', payload: new URLSearchParams(body).toString() });
+
+describe('two nodes, one Postgres database, one Redis', () => {
+  let database: TestDatabase;
+  let proxy: TcpProxy;
+  let a: Node;
+  let b: Node;
+  let client: { clientId: string; clientSecret: string };
+  let jwtClient: { clientId: string; clientSecret: string };
+  const user = { username: 'alice', password: 'alice-password' };
+
+  before(async () => {
+    database = await createTestDatabase();
+    proxy = await startTcpProxy(Number(new URL(REDIS_URL).port || 6379));
+    const channel = testChannel();
+    const clock = new ManualClock(Date.now());
+    a = await startNode({ databaseUrl: database.url, channel, clock, perUser: 4 });
+    b = await startNode({ databaseUrl: database.url, channel, clock, perUser: 4, redisUrl: `redis://127.0.0.1:${proxy.port}` });
+    const admin = (body: unknown, url: string) =>
+      a.app.inject({ method: 'POST', url: `/admin/v1${url}`, headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' }, payload: JSON.stringify(body) });
+    const made = json(await admin({ name: 'mobile' }, '/apps'));
+    client = { clientId: made.client_id, clientSecret: made.client_secret };
+    const madeJwt = json(await admin({ name: 'jwt', access_token_format: 'jwt' }, '/apps'));
+    jwtClient = { clientId: madeJwt.client_id, clientSecret: madeJwt.client_secret };
+    assert.equal((await admin(user, '/users')).statusCode, 201);
+    assert.equal((await admin({ username: 'mallory-target', password: 'right-password' }, '/users')).statusCode, 201);
+  });
+  after(async () => {
+    await a?.close();
+    await b?.close();
+    await proxy?.close();
+    await database?.drop();
+  });
+
+  const login = async (node: Node, as = client) => {
+    const { 'content-type': type, payload } = form({ grant_type: 'password', ...user, client_id: as.clientId, client_secret: as.clientSecret });
+    const response = await node.app.inject({ method: 'POST', url: '/oauth/token', headers: { 'content-type': type }, payload });
+    assert.equal(response.statusCode, 200, response.body);
+    return json<{ access_token: string; refresh_token: string }>(response);
+  };
+  const me = (node: Node, token: string) => node.app.inject({ method: 'GET', url: '/v1/me', headers: { authorization: `Bearer ${token}` } });
+  const revoke = (node: Node, token: string, as = client) => {
+    const { 'content-type': type, payload } = form({ token, client_id: as.clientId, client_secret: as.clientSecret });
+    return node.app.inject({ method: 'POST', url: '/oauth/revoke', headers: { 'content-type': type }, payload });
+  };
+  /** Milliseconds until `node` refuses `token`, polling every 5 ms, up to 3 s. */
+  const refusedAfter = async (node: Node, token: string, since: number): Promise<number> => {
+    while (performance.now() - since < 3_000) {
+      if ((await me(node, token)).statusCode === 401) return performance.now() - since;
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    return Number.POSITIVE_INFINITY;
+  };
+
+  for (const [format, as] of [['opaque', () => client], ['JWT', () => jwtClient]] as const) {
+    test(`a ${format} token cached on node B is refused there within 1 s of its revocation on node A`, async () => {
+      const { access_token } = await login(a, as());
+      assert.equal((await me(b, access_token)).statusCode, 200);
+      const hits = b.core.cache.hits;
+      assert.equal((await me(b, access_token)).statusCode, 200);
+      assert.equal(b.core.cache.hits, hits + 1, 'the second verification on B came from its cache');
+      const start = performance.now();
+      assert.equal((await revoke(a, access_token, as())).statusCode, 200);
+      const lag = await refusedAfter(b, access_token, start);
+      console.log(`revocation of a ${format} token on A refused on B after ${lag.toFixed(1)} ms (heartbeat round trip p50 ${median(b.lags).toFixed(2)} ms)`);
+      assert.ok(lag < 1_000, `refused after ${lag} ms`);
+    });
+  }
+
+  test('a node that loses Redis stops trusting its cache within 1 s, and trusts it again when Redis is back', async () => {
+    const { access_token } = await login(a);
+    await me(b, access_token);
+    assert.equal((await me(b, access_token)).statusCode, 200);
+    await proxy.cut();
+    const start = performance.now();
+    assert.equal((await revoke(a, access_token)).statusCode, 200, 'A revokes; B cannot hear it');
+    const lag = await refusedAfter(b, access_token, start);
+    console.log(`with Redis cut, B refused the revoked token after ${lag.toFixed(1)} ms by reading the store`);
+    assert.ok(lag < 1_000, `refused after ${lag} ms`);
+    assert.equal(b.bus.trusted, false);
+    assert.equal(a.bus.trusted, true, 'A still has Redis');
+
+    const fresh = await login(a);
+    const misses = b.core.cache.misses;
+    await me(b, fresh.access_token);
+    await me(b, fresh.access_token);
+    assert.equal(b.core.cache.size, 0, 'nothing is cached while delivery cannot be proven');
+
+    await proxy.restore();
+    const restoredAt = performance.now();
+    while (!b.bus.trusted && performance.now() - restoredAt < 5_000) await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.equal(b.bus.trusted, true, 'B trusts again once its heartbeat comes back');
+    console.log(`B trusted its cache again ${(performance.now() - restoredAt).toFixed(0)} ms after Redis came back`);
+    await me(b, fresh.access_token);
+    const hits = b.core.cache.hits;
+    assert.equal((await me(b, fresh.access_token)).statusCode, 200);
+    assert.equal(b.core.cache.hits, hits + 1);
+    assert.ok(b.core.cache.misses > misses);
+  });
+
+  test('login limits are shared: four failures spread over both nodes lock the username on both', async () => {
+    const attempt = (node: Node, password: string) => {
+      const { 'content-type': type, payload } = form({ grant_type: 'password', username: 'mallory-target', password, client_id: client.clientId, client_secret: client.clientSecret });
+      return node.app.inject({ method: 'POST', url: '/oauth/token', headers: { 'content-type': type }, payload });
+    };
+    for (const node of [a, b, a, b]) assert.equal((await attempt(node, 'guess')).statusCode, 400);
+    for (const node of [a, b]) {
+      const locked = await attempt(node, 'right-password');
+      assert.equal(locked.statusCode, 429, 'even the right password waits out the lock');
+      assert.ok(Number(locked.headers['retry-after']) > 0);
+    }
+  });
+
+  test('of 50 concurrent refreshes of one token split across the two nodes, exactly one wins', async () => {
+    const { refresh_token } = await login(a);
+    const refresh = (node: Node) => {
+      const { 'content-type': type, payload } = form({ grant_type: 'refresh_token', refresh_token, client_id: client.clientId, client_secret: client.clientSecret });
+      return node.app.inject({ method: 'POST', url: '/oauth/token', headers: { 'content-type': type }, payload });
+    };
+    const answers = await Promise.all(Array.from({ length: 50 }, (_, i) => refresh(i % 2 === 0 ? a : b)));
+    assert.equal(answers.filter((r) => r.statusCode === 200).length, 1);
+    assert.ok(answers.every((r) => r.statusCode === 200 || json(r).error === 'invalid_grant'));
+  });
+});
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((x, y) => x - y);
+  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
+}
