@@ -40,8 +40,12 @@ export function openPostgresStore(url: string, options: PostgresOptions = DEFAUL
     application_name: 'tokend',
     types,
   });
-  // An idle connection dropped by the server must not crash the process; the pool replaces it.
+  // A connection dropped by the server (or the network) must not crash the process: node-postgres
+  // emits 'error' on the pool for idle clients and on the client itself while it is checked out,
+  // and an unheard 'error' event is an uncaught exception. The query in flight fails (503) and the
+  // pool replaces the client.
   pool.on('error', (error) => options.onError?.(error));
+  pool.on('connect', (client) => client.on('error', (error) => options.onError?.(error)));
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   return new KyselyStore(db);
 }

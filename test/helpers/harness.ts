@@ -9,7 +9,7 @@ import type { Core, CoreSettings } from '../../src/core/context.js';
 import { createCore } from '../../src/core/create.js';
 import type { App } from '../../src/core/model.js';
 import { buildApp } from '../../src/http/app.js';
-import { openPostgresStore } from '../../src/store/postgres.js';
+import { DEFAULT_POSTGRES_OPTIONS, openPostgresStore, type PostgresOptions } from '../../src/store/postgres.js';
 import { openSqliteStore } from '../../src/store/sqlite.js';
 import { createTestDatabase } from './postgres.js';
 import type { Store } from '../../src/store/store.js';
@@ -37,13 +37,20 @@ export interface HarnessOptions {
   startAt?: number;
   /** The real database under the store: SQLite in a temp dir (default) or a fresh Postgres database. */
   database?: 'sqlite' | 'postgres';
+  /** With `database: 'postgres'`: use this database (e.g. through a proxy) instead of a fresh one, and these pool settings. */
+  postgresUrl?: string;
+  postgres?: Partial<PostgresOptions>;
 }
 
 /** A real tokend over a real SQLite file in a temp dir, with a clock the test moves. */
 export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
   const dir = mkdtempSync(join(tmpdir(), 'tokend-test-'));
-  const postgres = options.database === 'postgres' ? await createTestDatabase() : null;
-  const store = postgres === null ? openSqliteStore(join(dir, 'tokend.db')) : openPostgresStore(postgres.url);
+  const postgres = options.database === 'postgres' && options.postgresUrl === undefined ? await createTestDatabase() : null;
+  const postgresUrl = options.postgresUrl ?? postgres?.url;
+  const store =
+    postgresUrl === undefined
+      ? openSqliteStore(join(dir, 'tokend.db'))
+      : openPostgresStore(postgresUrl, { ...DEFAULT_POSTGRES_OPTIONS, ...options.postgres });
   await store.migrate();
   const clock = new ManualClock(options.startAt ?? Date.UTC(2026, 10, 1, 12));
   const core = await createCore({
