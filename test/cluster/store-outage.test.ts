@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import type { LightMyRequestResponse } from 'fastify';
 import { after, before, describe, test } from 'node:test';
 import { mintSecret } from '../../src/core/tokens.js';
 import { createUser, json, login, startHarness, type Harness } from '../helpers/harness.js';
@@ -42,7 +43,7 @@ describe('the database goes away and comes back', () => {
     const before = await login(h, user);
     await proxy.cut();
 
-    const doors: Array<[string, () => Promise<{ statusCode: number; body: string; headers: Record<string, unknown> }>, (body: any) => void]> = [
+    const doors: Array<[string, () => Promise<LightMyRequestResponse>, (body: any) => void]> = [
       ['/oauth/token', () => h.app.inject({ method: 'POST', url: '/oauth/token', headers: { 'content-type': 'application/json' }, payload: JSON.stringify({ grant_type: 'password', username: user.username, password: user.password, client_id: h.clientId, client_secret: h.clientSecret }) }), (b) => assert.equal(b.error, 'temporarily_unavailable')],
       ['/oauth/introspect', () => h.app.inject({ method: 'POST', url: '/oauth/introspect', headers: { 'content-type': 'application/json' }, payload: JSON.stringify({ token: before.refresh_token, client_id: h.clientId, client_secret: h.clientSecret }) }), (b) => assert.equal(b.error, 'temporarily_unavailable')],
       ['/api/auth/v1/access_tokens', () => h.app.inject({ method: 'POST', url: '/api/auth/v1/access_tokens', headers: { 'content-type': 'application/json' }, payload: JSON.stringify({ username: user.username, password: user.password }) }), (b) => assert.equal(b.errors[0].status, '503')],
