@@ -5,15 +5,20 @@ import type { Page, PageRequest } from './store.js';
 /** A position in a list ordered by (sort key, id): opaque to clients, base64url JSON inside. */
 type Position = [number, string | number];
 
-export function decodeCursor(cursor: string | null): Position | null {
+/**
+ * `id` is the type of the list's id column. Checking it and the integer sort key here keeps a
+ * foreign cursor (another list's, or a float) from reaching Postgres, which would fail on it
+ * as a bigint where SQLite just compares.
+ */
+export function decodeCursor(cursor: string | null, id: 'text' | 'integer' = 'text'): Position | null {
   if (cursor === null) return null;
   try {
     const value: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
     if (
       Array.isArray(value) &&
       value.length === 2 &&
-      typeof value[0] === 'number' &&
-      (typeof value[1] === 'string' || typeof value[1] === 'number')
+      Number.isSafeInteger(value[0]) &&
+      (id === 'text' ? typeof value[1] === 'string' : Number.isSafeInteger(value[1]))
     ) {
       return value as Position;
     }
