@@ -22,6 +22,8 @@ export interface Config {
   /** Postgres: connections per node, and how long a statement or a connection attempt may take. */
   readonly databasePoolSize: number;
   readonly databaseTimeoutMs: number;
+  /** Seconds between sweeps of long-expired tokens on this node; 0 turns the sweeper off. */
+  readonly sweepIntervalSeconds: number;
 }
 
 export interface LoginLimits {
@@ -62,6 +64,7 @@ export const SETTINGS = [
   { env: 'TOKEND_DATABASE_POOL_SIZE', flag: 'database-pool-size', help: 'Postgres connections per node', fallback: '10' },
   { env: 'TOKEND_DATABASE_TIMEOUT_MS', flag: 'database-timeout-ms', help: 'Postgres statement timeout in ms (connecting: half of it)', fallback: '5000' },
   { env: 'TOKEND_TRUST_PROXY', flag: 'trust-proxy', help: 'comma-separated proxy addresses whose X-Forwarded-For is trusted', fallback: '' },
+  { env: 'TOKEND_SWEEP_INTERVAL', flag: 'sweep-interval', help: 'seconds between sweeps of long-expired tokens (0 = off)', fallback: '300' },
 ] as const;
 
 type Source = Readonly<Record<string, string | undefined>>;
@@ -148,6 +151,7 @@ export function loadConfig(env: Source, overrides: Source = {}): Config {
     hashQueue: integer('TOKEND_HASH_QUEUE', fallback('TOKEND_HASH_QUEUE'), 0, 100_000),
     databasePoolSize: integer('TOKEND_DATABASE_POOL_SIZE', fallback('TOKEND_DATABASE_POOL_SIZE'), 1, 1000),
     databaseTimeoutMs: integer('TOKEND_DATABASE_TIMEOUT_MS', fallback('TOKEND_DATABASE_TIMEOUT_MS'), 100, 600_000),
+    sweepIntervalSeconds: integer('TOKEND_SWEEP_INTERVAL', fallback('TOKEND_SWEEP_INTERVAL'), 0, 86_400),
     trustProxy: Object.freeze(
       fallback('TOKEND_TRUST_PROXY')
         .split(',')

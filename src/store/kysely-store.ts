@@ -1,4 +1,4 @@
-import { Migrator, type Kysely, type SelectQueryBuilder, type Transaction } from 'kysely';
+import { Migrator, PostgresAdapter, type Kysely, type SelectQueryBuilder, type Transaction } from 'kysely';
 import type { App, MasterKey, NewAuditEvent, OperatorToken, Session, SigningKey, Token, User } from '../core/model.js';
 import { migrations } from './migrations/index.js';
 import { after, decodeCursor, toPage } from './pagination.js';
@@ -26,6 +26,8 @@ import type {
   Rotation,
   RotationResult,
   Store,
+  ExpiredTokenSweep,
+  SweptRows,
   TokenFilter,
   Usage,
 } from './store.js';
@@ -176,7 +178,7 @@ export class KyselyStore implements Store {
   }
 
   async listUsers(page: PageRequest): Promise<Page<User>> {
-    const position = decodeCursor(page.cursor);
+    const position = decodeCursor(page.cursor, 'integer');
     const rows = await this.db
       .selectFrom('users')
       .selectAll()
@@ -359,6 +361,44 @@ export class KyselyStore implements Store {
     });
   }
 
+  async deleteExpiredTokens({ before, batchSize }: ExpiredTokenSweep): Promise<SweptRows> {
+    // Postgres: SKIP LOCKED lets sweeps on many nodes take disjoint rows and never wait on
+    // each other or on a request's lock, so they cannot deadlock. SQLite has one writer anyway.
+    const postgres = this.db.getExecutor().adapter instanceof PostgresAdapter;
+    const expired = this.db
+      .selectFrom('tokens as t')
+      .select('t.id')
+      // `<` never matches NULL: an API token without expiry is never swept.
+      .where('t.expires_at', '<', before)
+      .where(({ not, exists, selectFrom }) =>
+        not(
+          exists(
+            selectFrom('tokens as child')
+              .select('child.id')
+              .whereRef('child.parent_id', '=', 't.id')
+              .where((c) => c.or([c('child.expires_at', 'is', null), c('child.expires_at', '>=', before)])),
+          ),
+        ),
+      )
+      .orderBy('t.expires_at')
+      .limit(batchSize)
+      .$if(postgres, (q) => q.forUpdate().skipLocked());
+    const deleted = await this.db.deleteFrom('tokens').where('id', 'in', expired).returning('session_id').execute();
+    const sessionIds = [...new Set(deleted.flatMap((row) => (row.session_id === null ? [] : [row.session_id])))];
+    if (sessionIds.length === 0) return { tokens: deleted.length, sessions: 0 };
+    // A session with no token left can never be used or refreshed again. A separate statement,
+    // after the tokens' commit: two nodes sweeping one session's tokens at once each saw the
+    // other's rows still there, but whichever checks last sees them gone.
+    const emptied = this.db
+      .selectFrom('sessions as s')
+      .select('s.id')
+      .where('s.id', 'in', sessionIds)
+      .where(({ not, exists, selectFrom }) => not(exists(selectFrom('tokens as t').select('t.id').whereRef('t.session_id', '=', 's.id'))))
+      .$if(postgres, (q) => q.forUpdate().skipLocked());
+    const sessions = await this.db.deleteFrom('sessions').where('id', 'in', emptied).executeTakeFirst();
+    return { tokens: deleted.length, sessions: Number(sessions.numDeletedRows) };
+  }
+
   // Master keys
 
   async insertMasterKey(key: MasterKey): Promise<void> {
@@ -479,7 +519,7 @@ export class KyselyStore implements Store {
   }
 
   async listAudit(filter: AuditFilter, page: PageRequest): Promise<Page<ReturnType<typeof fromAuditRow>>> {
-    const position = decodeCursor(page.cursor);
+    const position = decodeCursor(page.cursor, 'integer');
     const rows = await this.db
       .selectFrom('audit_events')
       .selectAll()

@@ -65,6 +65,20 @@ export interface Rotation {
   successors: Token[];
 }
 
+/** One batch of the expired-token sweep. */
+export interface ExpiredTokenSweep {
+  /** Only tokens that expired before this time (ms) go. */
+  before: number;
+  /** At most this many token rows. */
+  batchSize: number;
+}
+
+/** What one batch of the sweep deleted. */
+export interface SweptRows {
+  tokens: number;
+  sessions: number;
+}
+
 /**
  * The store speaks in domain verbs, not CRUD: every method is one unit of work
  * that either happens whole or not at all. One Kysely implementation serves
@@ -119,6 +133,14 @@ export interface Store {
   rotateRefreshToken(rotation: Rotation): Promise<RotationResult>;
   /** Batched, off the request path: last use of tokens, their sessions, and master keys. */
   recordUsage(usage: Usage): Promise<void>;
+  /**
+   * Deletes at most `batchSize` tokens that expired before `before`: never one
+   * without expiry, nor one that minted a token still unexpired then (revoking
+   * a parent reaches its children); then, in a second statement once those
+   * are gone, the sessions they leave without any token. Safe on many nodes at
+   * once: no row is deleted twice, no sweep waits on another.
+   */
+  deleteExpiredTokens(options: ExpiredTokenSweep): Promise<SweptRows>;
 
   insertMasterKey(key: MasterKey): Promise<void>;
   findMasterKeyByHash(hash: string): Promise<MasterKey | null>;
