@@ -1,6 +1,6 @@
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
-import { KyselyStore } from './kysely-store.js';
+import { kyselyStore, type KyselyStore } from './kysely-store.js';
 import type { Database } from './schema.js';
 
 export interface PostgresOptions {
@@ -47,5 +47,5 @@ export function openPostgresStore(url: string, options: PostgresOptions = DEFAUL
   pool.on('error', (error) => options.onError?.(error));
   pool.on('connect', (client) => client.on('error', (error) => options.onError?.(error)));
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-  return new KyselyStore(db);
+  return kyselyStore(db);
 }

@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SQLite from 'better-sqlite3';
 import { Kysely, SqliteDialect } from 'kysely';
-import { KyselyStore } from './kysely-store.js';
+import { kyselyStore, type KyselyStore } from './kysely-store.js';
 import type { Database } from './schema.js';
 
 /**
@@ -18,5 +18,5 @@ export function openSqliteStore(path: string): KyselyStore {
   database.pragma('busy_timeout = 5000');
   database.pragma('foreign_keys = ON');
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
-  return new KyselyStore(db);
+  return kyselyStore(db);
 }

@@ -84,11 +84,16 @@ export interface SweptRows {
  * that either happens whole or not at all. One Kysely implementation serves
  * SQLite and Postgres.
  */
-export interface Store {
+export interface Store extends StoreLifecycle, AppStore, UserStore, TokenStore, KeyStore, AuditStore {}
+
+export interface StoreLifecycle {
   migrate(): Promise<void>;
   ping(): Promise<void>;
   close(): Promise<void>;
+}
 
+/** Apps (OAuth clients) and their token policy. */
+export interface AppStore {
   insertApp(app: App): Promise<void>;
   findAppById(id: string): Promise<App | null>;
   findAppByClientId(clientId: string): Promise<App | null>;
@@ -99,7 +104,10 @@ export interface Store {
   updateApp(id: string, patch: AppPatch): Promise<App | null>;
   /** Marks the app deleted and revokes its sessions, tokens and master keys. */
   deleteApp(id: string, at: number): Promise<boolean>;
+}
 
+/** Users and what happens to their tokens when they change. */
+export interface UserStore {
   /** Null when the username (compared by its key) is taken. */
   insertUser(user: NewUser): Promise<User | null>;
   findUserById(id: number): Promise<User | null>;
@@ -111,7 +119,10 @@ export interface Store {
   setUserPassword(id: number, passwordHash: string, at: number, keepSessionId: string | null): Promise<User | null>;
   /** Deletes the user and revokes everything it held. */
   deleteUser(id: number, at: number): Promise<boolean>;
+}
 
+/** Sessions and tokens: issuance, rotation, revocation trees, usage, cleanup. */
+export interface TokenStore {
   /** A new session with its first tokens, atomically. */
   insertSession(session: Session, tokens: Token[]): Promise<void>;
   findSession(id: string): Promise<Session | null>;
@@ -141,7 +152,10 @@ export interface Store {
    * once: no row is deleted twice, no sweep waits on another.
    */
   deleteExpiredTokens(options: ExpiredTokenSweep): Promise<SweptRows>;
+}
 
+/** Master keys, operator tokens and JWT signing keys. */
+export interface KeyStore {
   insertMasterKey(key: MasterKey): Promise<void>;
   findMasterKeyByHash(hash: string): Promise<MasterKey | null>;
   findMasterKeyById(id: string): Promise<MasterKey | null>;
@@ -160,7 +174,10 @@ export interface Store {
    * `newNext` as the pre-published next key.
    */
   rotateSigningKeys(options: { at: number; promote: string; newNext: SigningKey; publishedUntil: number }): Promise<void>;
+}
 
+/** The audit trail. */
+export interface AuditStore {
   appendAudit(event: NewAuditEvent): Promise<void>;
   listAudit(filter: AuditFilter, page: PageRequest): Promise<Page<AuditEvent>>;
 }

@@ -57,6 +57,11 @@ describe('two nodes, one Postgres database, one Redis', () => {
     const { 'content-type': type, payload } = form({ token, client_id: as.clientId, client_secret: as.clientSecret });
     return node.app.inject({ method: 'POST', url: '/oauth/revoke', headers: { 'content-type': type }, payload });
   };
+  /** A loaded CI machine can stall a node's heartbeat past its trust window: wait that out before asserting cache hits. */
+  const trusted = async (node: Node) => {
+    const start = performance.now();
+    while (!node.bus.trusted && performance.now() - start < 5_000) await new Promise((resolve) => setTimeout(resolve, 10));
+  };
   /** Milliseconds until `node` refuses `token`, polling every 5 ms, up to 3 s. */
   const refusedAfter = async (node: Node, token: string, since: number): Promise<number> => {
     while (performance.now() - since < 3_000) {
@@ -69,6 +74,7 @@ describe('two nodes, one Postgres database, one Redis', () => {
   for (const [format, as] of [['opaque', () => client], ['JWT', () => jwtClient]] as const) {
     test(`a ${format} token cached on node B is refused there within 1 s of its revocation on node A`, async () => {
       const { access_token } = await login(a, as());
+      await trusted(b);
       assert.equal((await me(b, access_token)).statusCode, 200);
       const hits = b.core.cache.hits;
       assert.equal((await me(b, access_token)).statusCode, 200);
@@ -83,6 +89,7 @@ describe('two nodes, one Postgres database, one Redis', () => {
 
   test('a node that loses Redis stops trusting its cache within 1 s, and trusts it again when Redis is back', async () => {
     const { access_token } = await login(a);
+    await trusted(b);
     await me(b, access_token);
     assert.equal((await me(b, access_token)).statusCode, 200);
     await proxy.cut();
@@ -96,15 +103,17 @@ describe('two nodes, one Postgres database, one Redis', () => {
 
     const fresh = await login(a);
     const misses = b.core.cache.misses;
+    const hitsWhileCut = b.core.cache.hits;
     await me(b, fresh.access_token);
     await me(b, fresh.access_token);
-    assert.equal(b.core.cache.size, 0, 'nothing is cached while delivery cannot be proven');
+    assert.equal(b.core.cache.hits, hitsWhileCut, 'nothing is answered from the cache while delivery cannot be proven');
 
     await proxy.restore();
     const restoredAt = performance.now();
     while (!b.bus.trusted && performance.now() - restoredAt < 5_000) await new Promise((resolve) => setTimeout(resolve, 20));
     assert.equal(b.bus.trusted, true, 'B trusts again once its heartbeat comes back');
     console.log(`B trusted its cache again ${(performance.now() - restoredAt).toFixed(0)} ms after Redis came back`);
+    await trusted(b);
     await me(b, fresh.access_token);
     const hits = b.core.cache.hits;
     assert.equal((await me(b, fresh.access_token)).statusCode, 200);

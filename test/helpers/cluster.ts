@@ -33,8 +33,10 @@ export async function startNode(options: { databaseUrl: string; redisUrl?: strin
   await store.migrate();
   const lags: number[] = [];
   const bus = await RedisBus.connect({ url: options.redisUrl ?? REDIS_URL, channel: options.channel, onLag: (ms) => lags.push(ms) });
-  const limiterRedis = new Redis(options.redisUrl ?? REDIS_URL, { maxRetriesPerRequest: 1, enableOfflineQueue: false });
+  // The limiter reaches Redis directly: the proxy a test may put before `redisUrl` is for the revocation bus.
+  const limiterRedis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1, enableOfflineQueue: false });
   limiterRedis.on('error', () => {});
+  await new Promise<void>((resolve) => (limiterRedis.status === 'ready' ? resolve() : limiterRedis.once('ready', () => resolve())));
   const limiter = new RedisLimiter(limiterRedis, new MemoryLimiter(options.clock), () => {}, `${options.channel}:limit:`);
   const core = await createCore({
     settings: { issuer: ISSUER, env: 'production', adminToken: ADMIN_TOKEN, loginLimits: { perUser: options.perUser ?? 1000, perIp: 1000, windowSeconds: 60 } },
