@@ -24,6 +24,8 @@ export interface Config {
   readonly databaseTimeoutMs: number;
   /** Seconds between sweeps of long-expired tokens on this node; 0 turns the sweeper off. */
   readonly sweepIntervalSeconds: number;
+  /** When set, GET /metrics wants it as a Bearer token; null leaves /metrics open on the listen address. */
+  readonly metricsToken: string | null;
 }
 
 export interface LoginLimits {
@@ -65,6 +67,7 @@ export const SETTINGS = [
   { env: 'TOKEND_DATABASE_TIMEOUT_MS', flag: 'database-timeout-ms', help: 'Postgres statement timeout in ms (connecting: half of it)', fallback: '5000' },
   { env: 'TOKEND_TRUST_PROXY', flag: 'trust-proxy', help: 'comma-separated proxy addresses whose X-Forwarded-For is trusted', fallback: '' },
   { env: 'TOKEND_SWEEP_INTERVAL', flag: 'sweep-interval', help: 'seconds between sweeps of long-expired tokens (0 = off)', fallback: '300' },
+  { env: 'TOKEND_METRICS_TOKEN', flag: 'metrics-token', help: 'Bearer token GET /metrics requires (at least 32 characters; unset = open)', fallback: undefined },
 ] as const;
 
 type Source = Readonly<Record<string, string | undefined>>;
@@ -129,6 +132,10 @@ export function loadConfig(env: Source, overrides: Source = {}): Config {
   if (adminToken !== null && adminToken.length < 32) {
     throw new ConfigError('TOKEND_ADMIN_TOKEN', `must be at least 32 characters (got ${adminToken.length})`);
   }
+  const metricsToken = read('TOKEND_METRICS_TOKEN') ?? null;
+  if (metricsToken !== null && metricsToken.length < 32) {
+    throw new ConfigError('TOKEND_METRICS_TOKEN', `must be at least 32 characters (got ${metricsToken.length})`);
+  }
   const logLevel = fallback('TOKEND_LOG_LEVEL');
   if (!LOG_LEVELS.includes(logLevel as LogLevel)) {
     throw new ConfigError('TOKEND_LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')} (got ${shown(logLevel)})`);
@@ -152,6 +159,7 @@ export function loadConfig(env: Source, overrides: Source = {}): Config {
     databasePoolSize: integer('TOKEND_DATABASE_POOL_SIZE', fallback('TOKEND_DATABASE_POOL_SIZE'), 1, 1000),
     databaseTimeoutMs: integer('TOKEND_DATABASE_TIMEOUT_MS', fallback('TOKEND_DATABASE_TIMEOUT_MS'), 100, 600_000),
     sweepIntervalSeconds: integer('TOKEND_SWEEP_INTERVAL', fallback('TOKEND_SWEEP_INTERVAL'), 0, 86_400),
+    metricsToken,
     trustProxy: Object.freeze(
       fallback('TOKEND_TRUST_PROXY')
         .split(',')

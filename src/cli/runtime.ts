@@ -3,6 +3,7 @@ import { ensureDefaultApp } from '../core/apps.js';
 import type { Core } from '../core/context.js';
 import { createCore } from '../core/create.js';
 import { systemClock } from '../core/clock.js';
+import { CoreObserver } from '../core/observer.js';
 import { MemoryLimiter } from '../core/rate-limit.js';
 import { RedisBus } from '../cluster/redis-bus.js';
 import { RedisLimiter } from '../cluster/redis-limiter.js';
@@ -60,7 +61,9 @@ export async function openRuntime(options: RuntimeOptions = {}): Promise<Runtime
   const onError = options.onError ?? (() => {});
   const clock = systemClock;
   const redis = options.cluster && config.redisUrl !== null ? config.redisUrl : null;
-  const bus = redis === null ? undefined : await RedisBus.connect({ url: redis, onError });
+  // Made before the core so the bus can report its fan-out lag into it.
+  const observer = new CoreObserver(onError);
+  const bus = redis === null ? undefined : await RedisBus.connect({ url: redis, onError, onLag: (ms) => observer.fanOutLag(ms / 1000) });
   const limiter = redis === null ? undefined : RedisLimiter.connect(redis, new MemoryLimiter(clock), onError);
   const core = await createCore({
     settings: { issuer: resolveIssuer(config, options.issuerPort ?? config.port), env: config.env, adminToken: config.adminToken, loginLimits: config.loginLimits },
@@ -68,6 +71,7 @@ export async function openRuntime(options: RuntimeOptions = {}): Promise<Runtime
     clock,
     hashing: { concurrency: config.hashConcurrency, queue: config.hashQueue },
     onError,
+    observer,
     ...(bus !== undefined && { bus }),
     ...(limiter !== undefined && { limiter }),
   });

@@ -3,6 +3,7 @@ import type { AuditLog } from './audit.js';
 import type { Clock } from './clock.js';
 import type { KeyRing } from './keys.js';
 import type { PasswordHasher } from './passwords.js';
+import type { CoreObserver } from './observer.js';
 import type { Limiter } from './rate-limit.js';
 import type { UsageRecorder } from './usage.js';
 import type { VerificationCache } from './verification-cache.js';
@@ -28,6 +29,8 @@ export interface Core {
   /** Revocations to and from every node; a LocalBus on a single node. */
   readonly bus: RevocationBus;
   readonly cache: VerificationCache;
+  /** Verifications and fan-out lag, for whoever listens (metrics); nobody by default. */
+  readonly observer: CoreObserver;
 }
 
 /** Who did something, as the audit log names them. */

@@ -6,6 +6,7 @@ import { systemClock, type Clock } from './clock.js';
 import type { Core, CoreSettings } from './context.js';
 import { KeyRing } from './keys.js';
 import { PasswordHasher } from './passwords.js';
+import { CoreObserver } from './observer.js';
 import { MemoryLimiter, type Limiter } from './rate-limit.js';
 import { UsageRecorder } from './usage.js';
 import { DEFAULT_CACHE_OPTIONS, VerificationCache, type CacheOptions } from './verification-cache.js';
@@ -20,6 +21,8 @@ export interface CoreOptions {
   /** How revocations reach other nodes; a LocalBus (this node only) by default. */
   bus?: RevocationBus;
   cache?: Partial<CacheOptions>;
+  /** Made before the core when something built earlier reports into it (the Redis bus's fan-out lag). */
+  observer?: CoreObserver;
 }
 
 /** Wires the core's parts and loads the signing keys (making them on first start). */
@@ -42,5 +45,6 @@ export async function createCore(options: CoreOptions): Promise<Core> {
     keys,
     audit: new AuditLog(store, clock, onError),
     usage: new UsageRecorder(store, 15_000, onError),
+    observer: options.observer ?? new CoreObserver(onError),
   };
 }

@@ -30,7 +30,8 @@ const INACTIVE = { active: false } as const;
  * tokens are all just inactive.
  */
 export async function introspectToken(core: Core, presented: string, caller: App | null): Promise<Introspection> {
-  const verified = await verifyToken(core, presented);
+  // RFC 7662 is an OAuth endpoint: /oauth/introspect is its only door.
+  const verified = await verifyToken(core, presented, 'oauth');
   if (verified === null) return INACTIVE;
   const { token, app, user } = verified;
   if (caller !== null && caller.id !== app.id) return INACTIVE;

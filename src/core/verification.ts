@@ -1,7 +1,8 @@
 import type { Core } from './context.js';
 import { verifyAccessToken } from './jwt.js';
 import type { App, Token, User } from './model.js';
-import { hashSecret, isTokenKind, looksLikeJwt, parseSecret } from './tokens.js';
+import type { Door } from './observer.js';
+import { hashSecret, isTokenKind, looksLikeJwt, parseSecret, type TokenKind } from './tokens.js';
 
 /** A presented token that is live, with its app and user. */
 export interface Verified {
@@ -16,20 +17,24 @@ export interface Verified {
  * verification is answered from the cache, whose entries die with any
  * revocation; otherwise a JWT's signature is checked, then the record must be
  * live in the store (so revocation works for JWTs too) and carry its app's
- * audience.
+ * audience. Each answer is reported to `core.observer`, labelled with the
+ * `door` the token came through.
  */
-export async function verifyToken(core: Core, presented: string): Promise<Verified | null> {
+export async function verifyToken(core: Core, presented: string, door?: Door): Promise<Verified | null> {
+  const started = performance.now();
   const jwt = looksLikeJwt(presented);
+  let claimed: TokenKind | null = null;
   if (!jwt) {
     const kind = parseSecret(presented);
-    if (kind === null || !isTokenKind(kind)) return null;
+    if (kind === null || !isTokenKind(kind)) return report(core, null, null, false, started, door);
+    claimed = kind;
   }
   const now = core.clock.now();
   const hash = hashSecret(presented);
   const cached = core.cache.get(hash);
   if (cached !== null && isLive(cached.token, now)) {
     core.usage.seen(cached.token.id, cached.token.sessionId, now);
-    return cached;
+    return report(core, cached, claimed, true, started, door);
   }
   const mark = core.cache.mark();
   const verified = await fromStore(core, presented, hash, jwt, now);
@@ -37,6 +42,12 @@ export async function verifyToken(core: Core, presented: string): Promise<Verifi
     core.cache.set(hash, verified, mark);
     core.usage.seen(verified.token.id, verified.token.sessionId, now);
   }
+  return report(core, verified, claimed, false, started, door);
+}
+
+function report(core: Core, verified: Verified | null, claimed: TokenKind | null, cached: boolean, started: number, door: Door | undefined): Verified | null {
+  const seconds = (performance.now() - started) / 1000;
+  core.observer.verified({ kind: verified?.token.kind ?? claimed, ok: verified !== null, cached, seconds, door });
   return verified;
 }
 

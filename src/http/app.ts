@@ -12,6 +12,7 @@ import { oauthError, sendError } from './errors.js';
 import { healthRoutes } from './health.js';
 import { loggerOptions } from './logging.js';
 import { meRoutes } from './me.js';
+import { Metrics, metricsRoutes } from './metrics.js';
 import { oauthRoutes } from './oauth.js';
 import { SHARED_SCHEMAS } from './schemas.js';
 
@@ -23,6 +24,8 @@ export interface AppOptions {
   /** Proxy addresses whose X-Forwarded-For is believed. */
   trustProxy?: readonly string[];
   version?: string;
+  /** When set, GET /metrics wants it as a Bearer token (TOKEND_METRICS_TOKEN); open otherwise. */
+  metricsToken?: string | null;
 }
 
 /**
@@ -75,6 +78,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
           bearer: { type: 'http', scheme: 'bearer', description: 'A user token; `Token <key>` is accepted too' },
           operator: { type: 'http', scheme: 'bearer', description: 'An operator token' },
           client: { type: 'http', scheme: 'basic', description: 'client_id and client_secret' },
+          metrics: { type: 'http', scheme: 'bearer', description: 'TOKEND_METRICS_TOKEN, when it is set' },
         },
       },
     },
@@ -88,6 +92,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   await app.register(healthRoutes, { core });
+  const metrics = new Metrics(core);
+  const unsubscribe = metrics.subscribe();
+  app.addHook('onClose', async () => unsubscribe());
+  await app.register(metricsRoutes, { metrics, token: options.metricsToken ?? null });
   await app.register(oauthRoutes, { core });
   await app.register(meRoutes, { core });
   await app.register(adminRoutes, { core, prefix: '/admin/v1' });

@@ -3,6 +3,7 @@ import type { Core } from '../core/context.js';
 import { InvalidRequest, InvalidToken } from '../core/errors.js';
 import type { User } from '../core/model.js';
 import { authenticateOperator, type Operator } from '../core/operators.js';
+import { doorOfRoute } from './doors.js';
 import type { TokenKind } from '../core/tokens.js';
 import { verifyToken, type Verified } from '../core/verification.js';
 
@@ -50,7 +51,7 @@ function presentedToken(request: FastifyRequest, reply: FastifyReply, options: G
 /** Guards an endpoint that acts for a user. Throws InvalidToken (401 + RFC 6750 challenge) for anything else. */
 export async function requireUser(core: Core, request: FastifyRequest, reply: FastifyReply, options: GuardOptions = {}): Promise<UserCall> {
   const { token, inUrl } = presentedToken(request, reply, options);
-  const verified = await verifyToken(core, token);
+  const verified = await verifyToken(core, token, doorOfRoute(request.routeOptions.url));
   if (verified === null) throw new InvalidToken();
   const kind = verified.token.kind;
   if (kind === 'install') {

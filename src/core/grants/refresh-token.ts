@@ -2,6 +2,7 @@ import type { Core } from '../context.js';
 import { InvalidGrant, InvalidRequest, InvalidScope, UnauthorizedClient } from '../errors.js';
 import { mintSessionTokens, type TokenSet } from '../issuance.js';
 import type { App, Token, TokenFormat } from '../model.js';
+import type { Door } from '../observer.js';
 import { openSuccessor, sealSuccessor } from '../refresh-seal.js';
 import { parseScope } from '../scopes.js';
 import { hashSecret, parseSecret } from '../tokens.js';
@@ -18,7 +19,7 @@ const INVALID = 'the refresh token is invalid, expired or revoked';
 export const refreshTokenGrant: Grant = async (core, { app, params, ip }) => {
   const presented = params.refresh_token;
   if (presented === undefined || presented === '') throw new InvalidRequest('refresh_token is required');
-  return refreshSession(core, { app, presented, ...(params.scope !== undefined && { scope: params.scope }), ip });
+  return refreshSession(core, { app, presented, ...(params.scope !== undefined && { scope: params.scope }), ip, door: 'oauth' });
 };
 
 export interface SessionRefresh {
@@ -26,12 +27,14 @@ export interface SessionRefresh {
   presented: string;
   scope?: string;
   ip: string | null;
+  /** Which door the refresh came through, for the audit log. */
+  door: Door;
   /** A door may fix the new access token's format (JSON:API always answers JWTs). */
   accessFormat?: TokenFormat;
 }
 
 /** Rotates a session's refresh token, through whichever door it came. */
-export async function refreshSession(core: Core, { app, presented, scope: requested, ip, accessFormat }: SessionRefresh): Promise<TokenSet> {
+export async function refreshSession(core: Core, { app, presented, scope: requested, ip, door, accessFormat }: SessionRefresh): Promise<TokenSet> {
   if (!app.grants.includes('refresh_token')) throw new UnauthorizedClient('this client may not use the refresh_token grant');
   // A bad checksum is refused before any store lookup (SPEC §2).
   if (parseSecret(presented) !== 'refresh') throw new InvalidGrant(INVALID);
@@ -42,7 +45,7 @@ export async function refreshSession(core: Core, { app, presented, scope: reques
   if (current === null || current.kind !== 'refresh' || current.appId !== app.id || current.sessionId === null || current.userId === null) {
     throw new InvalidGrant(INVALID);
   }
-  if (current.usedAt !== null) return replayOrReuse(core, app, current, presented, ip);
+  if (current.usedAt !== null) return replayOrReuse(core, app, current, presented, ip, door);
   if (current.revokedAt !== null || (current.expiresAt ?? 0) <= now) throw new InvalidGrant(INVALID);
 
   // RFC 6749 §6: the new access token may be narrower; the refresh token keeps the original grant.
@@ -65,7 +68,7 @@ export async function refreshSession(core: Core, { app, presented, scope: reques
     successors: records,
   });
   if (result.outcome === 'lost') {
-    if (result.token?.usedAt != null) return replayOrReuse(core, app, result.token, presented, ip);
+    if (result.token?.usedAt != null) return replayOrReuse(core, app, result.token, presented, ip, door);
     throw new InvalidGrant(INVALID);
   }
   await core.audit.record('token.refreshed', `user:${current.userId}`, {
@@ -74,7 +77,7 @@ export async function refreshSession(core: Core, { app, presented, scope: reques
     sessionId: current.sessionId,
     tokenId: set.accessTokenId,
     ip,
-    detail: { from: current.id },
+    detail: { from: current.id, door },
   });
   return set;
 }
@@ -91,7 +94,7 @@ function narrow(requested: string, granted: readonly string[]): string[] {
  * successor is still the live refresh token, it is a lost response or a retry:
  * answer the sealed successor pair again. Anything else is reuse.
  */
-async function replayOrReuse(core: Core, app: App, used: Token, presented: string, ip: string | null): Promise<TokenSet> {
+async function replayOrReuse(core: Core, app: App, used: Token, presented: string, ip: string | null, door: Door): Promise<TokenSet> {
   const now = core.clock.now();
   const inWindow = app.refreshReuseGraceSeconds > 0 && now <= (used.usedAt ?? 0) + app.refreshReuseGraceSeconds * 1000;
   if (inWindow && used.revokedAt === null && used.successorId !== null && used.successorSealed !== null) {
@@ -105,6 +108,7 @@ async function replayOrReuse(core: Core, app: App, used: Token, presented: strin
         sessionId: used.sessionId,
         tokenId: used.id,
         ip,
+        detail: { door },
       });
       return set;
     }
@@ -116,6 +120,7 @@ async function replayOrReuse(core: Core, app: App, used: Token, presented: strin
     sessionId: used.sessionId,
     tokenId: used.id,
     ip,
+    detail: { door },
   });
   throw new InvalidGrant('the refresh token was already used; the session has been revoked');
 }

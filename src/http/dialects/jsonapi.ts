@@ -188,7 +188,7 @@ async function logIn(core: Core, app: App, params: Params, request: FastifyReque
 async function renew(core: Core, app: App, params: Params, ip: string): Promise<Issued> {
   const presented = params.refresh_token;
   if (presented === undefined || presented === '') throw new InvalidRequest('refresh_token is required');
-  const set = await refreshSession(core, { app, presented, ...(params.scope !== undefined && { scope: params.scope }), ip, accessFormat: 'jwt' });
+  const set = await refreshSession(core, { app, presented, ...(params.scope !== undefined && { scope: params.scope }), ip, door: 'jsonapi', accessFormat: 'jwt' });
   const session = set.sessionId === null ? null : await core.store.findSession(set.sessionId);
   if (session === null) throw new InvalidGrant('the refresh token is invalid, expired or revoked');
   return { session, user: await owner(core, session), set };
