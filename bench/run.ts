@@ -20,8 +20,13 @@ const STORES = (process.env.BENCH_STORES ?? 'sqlite,postgres').split(',');
 const REDIS_URL = process.env.TOKEND_TEST_REDIS ?? 'redis://127.0.0.1:6379';
 const ADMIN = 'bench-operator-token-0123456789abcdefghijklmnop';
 const ROOT = join(import.meta.dirname, '..');
-/** Servers on the last core, the load generator (this process) on the others, when there are several. */
-const SERVER_CPU = String(Math.max(0, availableParallelism() - 1));
+/**
+ * Servers on the last core, the load generator (this process, which `npm run
+ * bench` pins to core 0) on the first. Counted from os.cpus(): under taskset,
+ * availableParallelism() counts only the cores this process may use.
+ */
+const MACHINE_CPUS = cpus().length;
+const SERVER_CPU = String(Math.max(0, MACHINE_CPUS - 1));
 
 interface Figure {
   scenario: string;
@@ -34,7 +39,7 @@ interface Figure {
 }
 
 function start(args: string[], env: Record<string, string>): Promise<{ child: ChildProcess; url: string }> {
-  const command = availableParallelism() > 1 ? ['taskset', ['-c', SERVER_CPU, process.execPath, ...args]] : [process.execPath, args];
+  const command = MACHINE_CPUS > 1 ? ['taskset', ['-c', SERVER_CPU, process.execPath, ...args]] : [process.execPath, args];
   const child = spawn(command[0] as string, command[1] as string[], { cwd: ROOT, env: { ...process.env, ...env } });
   let output = '';
   return new Promise((resolve, reject) => {
@@ -132,7 +137,7 @@ async function benchStore(store: string): Promise<Figure[]> {
 }
 
 async function main(): Promise<void> {
-  process.stderr.write(`tokend bench: ${SECONDS} s per scenario, ${CONNECTIONS} connections, servers pinned to CPU ${SERVER_CPU}, ${cpus()[0]?.model ?? 'cpu'} × ${availableParallelism()}\n`);
+  process.stderr.write(`tokend bench: ${SECONDS} s per scenario, ${CONNECTIONS} connections, servers pinned to CPU ${SERVER_CPU}, load generator on CPU ${availableParallelism() < MACHINE_CPUS ? '0' : 'any'}, ${cpus()[0]?.model ?? 'cpu'} × ${MACHINE_CPUS}\n`);
   const ceilingServer = await start(['--import', 'tsx', 'bench/ceiling.ts'], {});
   let ceiling: Figure;
   try {
@@ -149,7 +154,7 @@ async function main(): Promise<void> {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]) => `| ${cells.map((c, i) => (i >= 2 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join(' | ')} |`;
   console.log([line(header), `|${widths.map((w, i) => (i >= 2 ? `${'-'.repeat(w + 1)}:` : '-'.repeat(w + 2))).join('|')}|`, ...rows.map(line)].join('\n'));
-  const result = { at: new Date().toISOString(), seconds: SECONDS, connections: CONNECTIONS, cpus: availableParallelism(), figures };
+  const result = { at: new Date().toISOString(), seconds: SECONDS, connections: CONNECTIONS, cpus: MACHINE_CPUS, serverCpu: SERVER_CPU, figures };
   writeFileSync(join(ROOT, 'bench/results/latest.json'), `${JSON.stringify(result, null, 2)}\n`);
 }
 
