@@ -8,11 +8,11 @@
  *   BENCH_SECONDS=5 BENCH_CONNECTIONS=32 BENCH_STORES=sqlite,postgres npm run bench
  */
 import autocannon from 'autocannon';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createTestDatabase, type TestDatabase } from '../test/helpers/postgres.js';
+import { exited, startServer, TOKEND_MAIN, type Running } from '../test/helpers/serve.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
@@ -38,28 +38,14 @@ interface Figure {
   ratio?: number;
 }
 
-function start(args: string[], env: Record<string, string>): Promise<{ child: ChildProcess; url: string }> {
-  const command = MACHINE_CPUS > 1 ? ['taskset', ['-c', SERVER_CPU, process.execPath, ...args]] : [process.execPath, args];
-  const child = spawn(command[0] as string, command[1] as string[], { cwd: ROOT, env: { ...process.env, ...env } });
-  let output = '';
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start:\n${output}`)), 30_000);
-    const read = (chunk: Buffer) => {
-      output += chunk.toString();
-      const match = /listening on (http:\/\/\S+)/.exec(output);
-      if (match) {
-        clearTimeout(timer);
-        resolve({ child, url: match[1]! });
-      }
-    };
-    child.stdout?.on('data', read);
-    child.stderr?.on('data', read);
-    child.once('exit', (code) => reject(new Error(`server exited (${code}):\n${output}`)));
-  });
-}
+/** A server process of the benchmark, kept off the load generator's core. */
+const start = (args: string[], env: Record<string, string>): Promise<Running> =>
+  startServer({ args, env, ...(MACHINE_CPUS > 1 && { cpu: SERVER_CPU }) });
 
 async function measure(scenario: string, store: string, options: autocannon.Options): Promise<Figure> {
   process.stderr.write(`  ${store.padEnd(9)} ${scenario} … `);
+  // One uncounted second first, so the figure is the server's steady state, not its JIT warming up.
+  await autocannon({ connections: CONNECTIONS, duration: 1, ...options });
   const result = await autocannon({ connections: CONNECTIONS, duration: SECONDS, ...options });
   const figure = {
     scenario,
@@ -94,7 +80,7 @@ async function benchStore(store: string): Promise<Figure[]> {
   } else {
     env.TOKEND_DATABASE_URL = `sqlite:${join(dir, 'tokend.db')}`;
   }
-  const { child, url } = await start(['--import', 'tsx', 'src/cli/main.ts', 'serve', '--port', '0'], env);
+  const { child, url } = await start([TOKEND_MAIN, 'serve', '--port', '0'], env);
   try {
     const admin = `Bearer ${ADMIN}`;
     const opaque = await call(url, '/admin/v1/apps', { name: 'opaque' }, admin);
@@ -129,8 +115,9 @@ async function benchStore(store: string): Promise<Figure[]> {
       }),
     ];
   } finally {
+    const stopped = exited(child);
     child.kill('SIGTERM');
-    await new Promise((resolve) => child.once('exit', resolve));
+    await stopped;
     await database?.drop();
     rmSync(dir, { recursive: true, force: true });
   }
@@ -138,7 +125,7 @@ async function benchStore(store: string): Promise<Figure[]> {
 
 async function main(): Promise<void> {
   process.stderr.write(`tokend bench: ${SECONDS} s per scenario, ${CONNECTIONS} connections, servers pinned to CPU ${SERVER_CPU}, load generator on CPU ${availableParallelism() < MACHINE_CPUS ? '0' : 'any'}, ${cpus()[0]?.model ?? 'cpu'} × ${MACHINE_CPUS}\n`);
-  const ceilingServer = await start(['--import', 'tsx', 'bench/ceiling.ts'], {});
+  const ceilingServer = await start([join(ROOT, 'bench/ceiling.ts')], {});
   let ceiling: Figure;
   try {
     ceiling = await measure('ceiling: bare Fastify GET, fixed JSON', '-', { url: `${ceilingServer.url}/ceiling` });

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { exited, startServer } from '../helpers/serve.js';
 
 const MAIN = join(import.meta.dirname, '../../src/cli/main.ts');
 const dir = mkdtempSync(join(tmpdir(), 'tokend-cli-'));
@@ -14,27 +15,7 @@ function tokend(args: string[], input?: string, extraEnv: Record<string, string>
   return { code: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
-/** Starts `tokend serve` on a free port and resolves once it prints where it listens. */
-function startServer(extraEnv: Record<string, string> = {}): Promise<{ child: ChildProcess; url: string; output: () => string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'serve', '--port', '0'], { env: { ...env, ...extraEnv } });
-  let output = '';
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start:\n${output}`)), 30_000);
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString();
-      const match = /listening on (http:\/\/\S+)/.exec(output);
-      if (match) {
-        clearTimeout(timer);
-        resolve({ child, url: match[1]!, output: () => output });
-      }
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`server exited with ${code}:\n${output}`)));
-  });
-}
-
-const exited = (child: ChildProcess) => new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+const startTokend = (extraEnv: Record<string, string> = {}) => startServer({ env: { ...env, ...extraEnv } });
 
 after(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -107,7 +88,7 @@ describe('tokend command line', () => {
   test('serve answers on its port, logs in a CLI-made user, and drains a login in flight on SIGTERM', async () => {
     const app = JSON.parse(tokend(['apps', 'create', '--name', 'served', '--json']).stdout);
     tokend(['users', 'create', '--username', 'erin', '--password-stdin'], 'erin-password');
-    const { child, url, output } = await startServer();
+    const { child, url, output } = await startTokend();
     try {
       assert.equal((await fetch(`${url}/healthz`)).status, 200);
       assert.equal((await fetch(`${url}/readyz`)).status, 200);

@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { REDIS_URL } from '../helpers/cluster.js';
+import { exited, startServer } from '../helpers/serve.js';
 
 /*
  * GET /metrics on a real `tokend serve` with Redis: the configuration's
@@ -12,7 +13,6 @@ import { REDIS_URL } from '../helpers/cluster.js';
  * the fan-out lag histogram through openRuntime.
  */
 
-const MAIN = join(import.meta.dirname, '../../src/cli/main.ts');
 const METRICS_TOKEN = 'metrics-test-token-0123456789abcdefghijkl';
 
 describe('tokend serve with Redis and TOKEND_METRICS_TOKEN', () => {
@@ -22,37 +22,21 @@ describe('tokend serve with Redis and TOKEND_METRICS_TOKEN', () => {
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'tokend-metrics-'));
-    child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'serve', '--port', '0'], {
+    ({ child, url } = await startServer({
       env: {
-        ...process.env,
         TOKEND_DATABASE_URL: `sqlite:${join(dir, 'tokend.db')}`,
         TOKEND_REDIS_URL: REDIS_URL,
         TOKEND_METRICS_TOKEN: METRICS_TOKEN,
         TOKEND_LOG_LEVEL: 'silent',
         TOKEND_SWEEP_INTERVAL: '0',
       },
-    });
-    let output = '';
-    url = await new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no start:\n${output}`)), 30_000);
-      const read = (chunk: Buffer) => {
-        output += chunk.toString();
-        const match = /listening on (http:\/\/\S+)/.exec(output);
-        if (match !== null) {
-          clearTimeout(timer);
-          resolve(match[1]!);
-        }
-      };
-      child.stdout!.on('data', read);
-      child.stderr!.on('data', read);
-      child.once('exit', (code) => reject(new Error(`exited ${code}:\n${output}`)));
-    });
+    }));
   });
   after(async () => {
     if (child.exitCode === null) {
-      const exited = new Promise((resolve) => child.once('exit', resolve));
+      const stopped = exited(child);
       child.kill('SIGTERM');
-      await exited;
+      await stopped;
     }
     rmSync(dir, { recursive: true, force: true });
   });

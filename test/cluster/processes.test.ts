@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { join } from 'node:path';
+import { spawn } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import { REDIS_URL } from '../helpers/cluster.js';
+import { exited, startServer, TOKEND_MAIN as MAIN, type Running } from '../helpers/serve.js';
 import { createTestDatabase, POSTGRES_ADMIN_URL, type TestDatabase } from '../helpers/postgres.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 
@@ -11,36 +11,9 @@ import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
  * Postgres database (reached through a proxy the test can cut) and one Redis.
  */
 
-const MAIN = join(import.meta.dirname, '../../src/cli/main.ts');
 const ADMIN = 'processes-test-operator-token-0123456789abcdef';
 /** Login limits live in the shared Redis across runs: a target of this run's own. */
 const TARGET = `mallory-${process.pid}-${Date.now()}`;
-
-interface Running {
-  child: ChildProcess;
-  url: string;
-}
-
-function serve(env: Record<string, string>): Promise<Running> {
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'serve', '--port', '0'], { env: { ...process.env, ...env } });
-  let output = '';
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no start:\n${output}`)), 30_000);
-    const read = (chunk: Buffer) => {
-      output += chunk.toString();
-      const match = /listening on (http:\/\/\S+)/.exec(output);
-      if (match) {
-        clearTimeout(timer);
-        resolve({ child, url: match[1]! });
-      }
-    };
-    child.stdout.on('data', read);
-    child.stderr.on('data', read);
-    child.once('exit', (code) => reject(new Error(`exited ${code}:\n${output}`)));
-  });
-}
-
-const stopped = (child: ChildProcess) => new Promise<number | null>((resolve) => (child.exitCode !== null ? resolve(child.exitCode) : child.once('exit', resolve)));
 
 describe('two tokend processes, one Postgres, one Redis', () => {
   let database: TestDatabase;
@@ -78,8 +51,8 @@ describe('two tokend processes, one Postgres, one Redis', () => {
     const migrate = spawn(process.execPath, ['--import', 'tsx', MAIN, 'migrate'], { env: { ...process.env, ...env } });
     let stderr = '';
     migrate.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    assert.equal(await stopped(migrate), 0, stderr);
-    [a, b] = await Promise.all([serve(env), serve(env)]);
+    assert.equal(await exited(migrate), 0, stderr);
+    [a, b] = await Promise.all([startServer({ env }), startServer({ env })]);
     for (const format of ['opaque', 'jwt'] as const) {
       const made = await call(a, 'POST', '/admin/v1/apps', { name: format, access_token_format: format } as never, ADMIN);
       clients[format] = made.body;
@@ -151,7 +124,7 @@ describe('two tokend processes, one Postgres, one Redis', () => {
   });
 
   test('SIGTERM drains and stops both processes with exit code 0', async () => {
-    const codes = Promise.all([stopped(a.child), stopped(b.child)]);
+    const codes = Promise.all([exited(a.child), exited(b.child)]);
     a.child.kill('SIGTERM');
     b.child.kill('SIGTERM');
     assert.deepEqual(await codes, [0, 0]);
