@@ -22,6 +22,13 @@ interface LoadedKey {
 }
 
 const RELOAD_INTERVAL_MS = 5_000;
+/**
+ * Another node may rotate: each node re-reads the keys in the background once
+ * its copy is this old, so it stops signing with a retired key within 30 s.
+ * Until then its tokens still verify everywhere: a retired key stays published
+ * for the longest JWT lifetime plus 60 s after the rotation.
+ */
+const REFRESH_AFTER_MS = 30_000;
 
 async function generate(alg: SigningAlg, at: number): Promise<SigningKey> {
   const { publicKey, privateKey } = await generateKeyPair(alg, { extractable: true, ...(alg === 'RS256' ? { modulusLength: 2048 } : {}) });
@@ -49,6 +56,7 @@ export class KeyRing {
   private keys = new Map<string, LoadedKey>();
   private currentKid: string | null = null;
   private loadedAt = 0;
+  private refreshing: Promise<void> | null = null;
 
   constructor(
     private readonly store: Store,
@@ -85,6 +93,7 @@ export class KeyRing {
 
   /** The key that signs new tokens. */
   signingKey(): { kid: string; alg: SigningAlg; key: CryptoKey } {
+    this.refreshIfStale();
     const loaded = this.currentKid === null ? undefined : this.keys.get(this.currentKid);
     if (loaded?.privateKey == null) throw new Error('no current signing key: was KeyRing.load() called?');
     return { kid: loaded.record.kid, alg: loaded.record.alg, key: loaded.privateKey };
@@ -106,6 +115,7 @@ export class KeyRing {
 
   /** RFC 7517 key set: current, next and retired-but-still-needed public keys. */
   jwks(): { keys: JWK[] } {
+    this.refreshIfStale();
     return {
       keys: [...this.keys.values()].filter((k) => this.isPublished(k.record)).map((k) => JSON.parse(k.record.publicJwk) as JWK),
     };
@@ -147,6 +157,16 @@ export class KeyRing {
     });
     await this.load();
     return { kid: promote.kid, alg };
+  }
+
+  /** Starts a background re-read when the copy is old; never awaited, never throws (the old copy serves meanwhile). */
+  private refreshIfStale(): void {
+    if (this.refreshing !== null || this.clock.now() - this.loadedAt < REFRESH_AFTER_MS) return;
+    this.refreshing = this.load()
+      .catch(() => {})
+      .finally(() => {
+        this.refreshing = null;
+      });
   }
 
   private isPublished(record: SigningKey): boolean {

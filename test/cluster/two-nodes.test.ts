@@ -21,13 +21,14 @@ describe('two nodes, one Postgres database, one Redis', () => {
   let b: Node;
   let client: { clientId: string; clientSecret: string };
   let jwtClient: { clientId: string; clientSecret: string };
+  let clock: ManualClock;
   const user = { username: 'alice', password: 'alice-password' };
 
   before(async () => {
     database = await createTestDatabase();
     proxy = await startTcpProxy(Number(new URL(REDIS_URL).port || 6379));
     const channel = testChannel();
-    const clock = new ManualClock(Date.now());
+    clock = new ManualClock(Date.now());
     a = await startNode({ databaseUrl: database.url, channel, clock, perUser: 4 });
     b = await startNode({ databaseUrl: database.url, channel, clock, perUser: 4, redisUrl: `redis://127.0.0.1:${proxy.port}` });
     const admin = (body: unknown, url: string) =>
@@ -132,6 +133,17 @@ describe('two nodes, one Postgres database, one Redis', () => {
       assert.equal(locked.statusCode, 429, 'even the right password waits out the lock');
       assert.ok(Number(locked.headers['retry-after']) > 0);
     }
+  });
+
+  test('after a key rotation on node A, node B signs with the new key within 30 s, and its JWKS shows it', async () => {
+    const rotated = json(await a.app.inject({ method: 'POST', url: '/admin/v1/signing-keys/rotate', headers: { authorization: `Bearer ${ADMIN_TOKEN}` } }));
+    const kidOf = (token: string) => JSON.parse(Buffer.from(token.split('.')[0]!, 'base64url').toString()).kid as string;
+    assert.equal(kidOf((await login(a, jwtClient)).access_token), rotated.kid);
+    assert.notEqual(kidOf((await login(b, jwtClient)).access_token), rotated.kid, 'B still holds its copy of the keys');
+    clock.advance(30_000);
+    await login(b, jwtClient); // starts B's background re-read
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    assert.equal(kidOf((await login(b, jwtClient)).access_token), rotated.kid);
   });
 
   test('of 50 concurrent refreshes of one token split across the two nodes, exactly one wins', async () => {
