@@ -40,6 +40,8 @@ export interface HarnessOptions {
   /** With `database: 'postgres'`: use this database (e.g. through a proxy) instead of a fresh one, and these pool settings. */
   postgresUrl?: string;
   postgres?: Partial<PostgresOptions>;
+  /** Proxy addresses whose X-Forwarded-For is believed (TOKEND_TRUST_PROXY). */
+  trustProxy?: string[];
 }
 
 /** A real tokend over a real SQLite file in a temp dir, with a clock the test moves. */
@@ -74,7 +76,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       done();
     },
   });
-  const app = await buildApp({ core, logLevel: 'info', logStream });
+  const app = await buildApp({ core, logLevel: 'info', logStream, ...(options.trustProxy !== undefined && { trustProxy: options.trustProxy }) });
   await app.ready();
   return {
     app,
