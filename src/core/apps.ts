@@ -145,7 +145,7 @@ export async function authenticateClient(
   // Built only on failure: an Error captures a stack trace, too dear for every request.
   const fail = () => new InvalidClient('client authentication failed', credentials.basic);
   if (parseSecret(credentials.clientSecret) !== 'clientSecret') throw fail();
-  const app = await core.store.findAppByClientId(credentials.clientId);
+  const app = await core.apps.findByClientId(credentials.clientId);
   const stored = app !== null && app.deletedAt === null ? app.clientSecretHash : NO_SUCH_SECRET;
   const match = sameHash(hashSecret(credentials.clientSecret), stored);
   if (!match || app === null || app.deletedAt !== null) throw fail();

@@ -7,6 +7,7 @@ import type { CoreObserver } from './observer.js';
 import type { Limiter } from './rate-limit.js';
 import type { UsageRecorder } from './usage.js';
 import type { VerificationCache } from './verification-cache.js';
+import type { AppCache } from './app-cache.js';
 import type { RevocationBus } from '../cluster/bus.js';
 
 export interface CoreSettings {
@@ -29,6 +30,8 @@ export interface Core {
   /** Revocations to and from every node; a LocalBus on a single node. */
   readonly bus: RevocationBus;
   readonly cache: VerificationCache;
+  /** Apps by id and client_id, dropped with every change to them (on every node). */
+  readonly apps: AppCache;
   /** Verifications and fan-out lag, for whoever listens (metrics); nobody by default. */
   readonly observer: CoreObserver;
 }

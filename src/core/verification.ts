@@ -60,7 +60,7 @@ async function fromStore(core: Core, presented: string, hash: string, jwt: boole
   }
   const token = await core.store.findTokenByHash(hash);
   if (token === null || !isLive(token, now)) return null;
-  const app = await core.store.findAppById(token.appId);
+  const app = await core.apps.findById(token.appId);
   if (app === null || app.deletedAt !== null) return null;
   if (token.format === 'jwt' && audience !== (app.audience ?? core.settings.issuer)) return null;
   let user: User | null = null;

@@ -146,6 +146,25 @@ describe('two nodes, one Postgres database, one Redis', () => {
     assert.equal(kidOf((await login(b, jwtClient)).access_token), rotated.kid);
   });
 
+  test("a client secret rotated on node A is refused by node B at once, though B had the app cached", async () => {
+    const made = json(await a.app.inject({ method: 'POST', url: '/admin/v1/apps', headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' }, payload: JSON.stringify({ name: 'rotating' }) }));
+    const credentials = (secret: string) => form({ grant_type: 'client_credentials', client_id: made.client_id, client_secret: secret });
+    const grant = (node: Node, secret: string) => {
+      const { 'content-type': type, payload } = credentials(secret);
+      return node.app.inject({ method: 'POST', url: '/oauth/token', headers: { 'content-type': type }, payload });
+    };
+    await trusted(b);
+    assert.equal((await grant(b, made.client_secret)).statusCode, 200, 'B now holds the app in its cache');
+    const rotated = json(await a.app.inject({ method: 'POST', url: `/admin/v1/apps/${made.id}/secret`, headers: { authorization: `Bearer ${ADMIN_TOKEN}` } }));
+    let refused = false;
+    for (let i = 0; i < 100 && !refused; i++) {
+      refused = (await grant(b, made.client_secret)).statusCode === 401;
+      if (!refused) await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    assert.ok(refused, 'the old secret is refused on B');
+    assert.equal((await grant(b, rotated.client_secret)).statusCode, 200);
+  });
+
   test('of 50 concurrent refreshes of one token split across the two nodes, exactly one wins', async () => {
     const { refresh_token } = await login(a);
     const refresh = (node: Node) => {
