@@ -11,6 +11,8 @@ export type AuditAction =
   | 'token.refresh_reused'
   | 'token.revoked'
   | 'session.revoked'
+  | 'token.leaked'
+  | 'client_secret.leaked'
   | 'login.failed'
   | 'login.rate_limited'
   | `admin.${string}`;

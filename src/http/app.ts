@@ -10,6 +10,7 @@ import { dialectRoutes } from './dialects/index.js';
 import { BODY_LIMIT, parseParams, registerBodyParsers, rejectDuplicates } from './body.js';
 import { oauthError, sendError } from './errors.js';
 import { healthRoutes } from './health.js';
+import { leakedTokenRoutes } from './leaked-tokens.js';
 import { loggerOptions } from './logging.js';
 import { meRoutes } from './me.js';
 import { Metrics, metricsRoutes } from './metrics.js';
@@ -98,6 +99,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(metricsRoutes, { metrics, token: options.metricsToken ?? null });
   await app.register(oauthRoutes, { core });
   await app.register(meRoutes, { core });
+  await app.register(leakedTokenRoutes, { core });
   await app.register(adminRoutes, { core, prefix: '/admin/v1' });
   await app.register(dialectRoutes, { core });
 

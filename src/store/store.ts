@@ -99,6 +99,8 @@ export interface AppStore {
   findAppByClientId(clientId: string): Promise<App | null>;
   /** The oldest live app with this name. */
   findAppByName(name: string): Promise<App | null>;
+  /** The live app whose client secret hashes to this (a leaked-secret report). */
+  findAppByClientSecretHash(hash: string): Promise<App | null>;
   listApps(page: PageRequest): Promise<Page<App>>;
   countApps(): Promise<number>;
   updateApp(id: string, patch: AppPatch): Promise<App | null>;

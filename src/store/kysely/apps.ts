@@ -33,6 +33,11 @@ export function appsVerbs(db: Kysely<Database>): AppStore {
       return row === undefined ? null : fromAppRow(row);
     },
 
+    async findAppByClientSecretHash(hash: string): Promise<App | null> {
+      const row = await db.selectFrom('apps').selectAll().where('client_secret_hash', '=', hash).where('deleted_at', 'is', null).executeTakeFirst();
+      return row === undefined ? null : fromAppRow(row);
+    },
+
     async listApps(page: PageRequest): Promise<Page<App>> {
       const position = decodeCursor(page.cursor);
       const rows = await db
