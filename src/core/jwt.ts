@@ -14,8 +14,12 @@ export interface AccessTokenClaims {
   sid?: string;
 }
 
-/** Headers that would let a token choose its own verification key: we never honour them (SPEC §9). */
-const FORBIDDEN_HEADERS = ['jwk', 'jku', 'x5u', 'x5c', 'crit'];
+/**
+ * The only header parameters we sign with. Anything else is refused: headers that
+ * choose their own key (`jwk`, `jku`, `x5u`, `x5c`: SPEC §9) and extensions we do
+ * not implement (`crit`, `b64`, `zip`), which jose ignores unless marked critical.
+ */
+const ALLOWED_HEADERS = new Set(['alg', 'kid', 'typ']);
 
 export async function signAccessToken(keys: KeyRing, claims: AccessTokenClaims): Promise<string> {
   const { kid, alg, key } = keys.signingKey();
@@ -24,8 +28,8 @@ export async function signAccessToken(keys: KeyRing, claims: AccessTokenClaims):
 
 /**
  * Verifies a JWT access token: signature by one of our own keys chosen by `kid`,
- * with that key's algorithm only; `typ` at+jwt; `iss`; `exp`/`nbf`/`iat` within
- * 60 s of skew. The audience is checked by the caller against the token's app.
+ * with that key's algorithm only; no header but alg, kid, typ; `typ` at+jwt;
+ * `iss`; `exp`/`nbf`/`iat` within 60 s of skew. The audience is checked by the caller against the token's app.
  * Returns null for anything else: a bad token is an answer, not an exception.
  */
 export async function verifyAccessToken(
@@ -35,7 +39,7 @@ export async function verifyAccessToken(
 ): Promise<(JWTPayload & AccessTokenClaims) | null> {
   try {
     const header = decodeProtectedHeader(token);
-    if (typeof header.kid !== 'string' || FORBIDDEN_HEADERS.some((h) => h in header)) return null;
+    if (typeof header.kid !== 'string' || Object.keys(header).some((h) => !ALLOWED_HEADERS.has(h))) return null;
     const found = await keys.verificationKey(header.kid);
     if (found === null || header.alg !== found.alg) return null;
     const { payload } = await jwtVerify(token, found.key, {
@@ -47,6 +51,8 @@ export async function verifyAccessToken(
       requiredClaims: ['exp', 'iat', 'jti', 'sub', 'client_id'],
     });
     if (typeof payload.client_id !== 'string' || typeof payload.jti !== 'string') return null;
+    // jose checks iat only with maxTokenAge: a token issued in our future beyond the skew is not one we issued.
+    if (payload.iat! > Math.floor(options.now / 1000) + CLOCK_SKEW_SECONDS) return null;
     return payload as JWTPayload & AccessTokenClaims;
   } catch {
     return null;
