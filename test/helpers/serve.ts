@@ -42,6 +42,8 @@ export function startServer(options: { env?: Record<string, string>; args?: stri
   });
 }
 
-/** The exit code of a child process, now or when it exits. */
+/** The exit code of a child process (null if a signal ended it), now or when it exits. */
 export const exited = (child: ChildProcess): Promise<number | null> =>
-  new Promise((resolve) => (child.exitCode !== null ? resolve(child.exitCode) : child.once('exit', (code) => resolve(code))));
+  new Promise((resolve) =>
+    child.exitCode !== null || child.signalCode !== null ? resolve(child.exitCode) : child.once('exit', (code) => resolve(code)),
+  );
