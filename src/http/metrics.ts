@@ -215,6 +215,12 @@ export class Metrics {
       case 'session.revoked':
         this.revoked.inc({ kind: 'session', door });
         return;
+      case 'token.leaked': {
+        // A reported leak revokes a token, its whole session (a refresh token), or a master key.
+        const kind = detail?.revoked === 'session' ? 'session' : detail?.kind === 'master_key' ? 'master-key' : oneOf(detail?.kind, REVOKED_KINDS, 'other');
+        this.revoked.inc({ kind, door });
+        return;
+      }
       case 'admin.user.deleted':
         this.revoked.inc({ kind: 'user', door });
         return;

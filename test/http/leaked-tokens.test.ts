@@ -58,11 +58,18 @@ describe('POST /v1/leaked-tokens', () => {
     assert.ok(!JSON.stringify(events).includes(tokens.access_token));
   });
 
-  test('a reported refresh token takes its whole session down', async () => {
+  test('a reported refresh token takes its whole session down, and /metrics counts the revoked session', async () => {
+    const revokedSessions = async () => {
+      const text = (await h.app.inject({ method: 'GET', url: '/metrics' })).body;
+      const lines = text.split('\n').filter((l) => l.startsWith('tokend_tokens_revoked_total{') && l.includes('kind="session"'));
+      return lines.reduce((sum, l) => sum + Number(l.split(' ').at(-1)), 0);
+    };
+    const before = await revokedSessions();
     const tokens = await login(h, await createUser(h, 'leak-refresh'));
     await accepted({ token: tokens.refresh_token });
     assert.equal((await me(h, tokens.access_token)).statusCode, 401);
     assert.equal((await refresh(h, tokens.refresh_token)).statusCode, 400);
+    assert.equal(await revokedSessions(), before + 1);
   });
 
   test('a reported API token is revoked; a form body works too', async () => {
