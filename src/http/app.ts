@@ -4,9 +4,10 @@ import Ajv from 'ajv';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { DestinationStream } from 'pino';
 import type { Core } from '../core/context.js';
-import { NotFound } from '../core/errors.js';
+import { InvalidRequest, NotFound } from '../core/errors.js';
 import { adminRoutes } from './admin/index.js';
 import { dialectRoutes } from './dialects/index.js';
+import { jsonApiError } from './dialects/jsonapi.js';
 import { BODY_LIMIT, parseParams, registerBodyParsers, rejectDuplicates } from './body.js';
 import { oauthError, sendError } from './errors.js';
 import { healthRoutes } from './health.js';
@@ -41,6 +42,13 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     trustProxy: options.trustProxy !== undefined && options.trustProxy.length > 0 ? [...options.trustProxy] : false,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200, querystringParser: (text: string) => parseParams(text) },
     return503OnClosing: true,
+    // The router's own refusals (an id over maxParamLength, a path that does not
+    // percent-decode) would otherwise answer in Fastify's shape and echo the path.
+    // No route matched, so the shape follows the path: only these doors have params.
+    frameworkErrors: (error, request, reply) => {
+      const mapped = error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? new NotFound('route') : error.code === 'FST_ERR_BAD_URL' ? new InvalidRequest('the URL is not valid') : error;
+      return sendError(request, reply, mapped, request.url.startsWith('/api/auth/v1/') ? jsonApiError : oauthError);
+    },
     forceCloseConnections: 'idle',
   });
 

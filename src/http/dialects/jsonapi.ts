@@ -73,7 +73,7 @@ const document = (schema: object) => ({ content: { [JSON_API]: { schema } } });
 const errorDocuments = (...codes: number[]) => Object.fromEntries(codes.map((code) => [code, document(JsonApiErrors)]));
 
 /** JSON:API error objects (§ Error Objects): `status` is a string; `code` is tokend's stable error code. */
-const jsonApiError: ErrorRenderer = (error) => ({
+export const jsonApiError: ErrorRenderer = (error) => ({
   errors: [{ status: String(error.status), code: error.code, title: STATUS_CODES[error.status] ?? 'Error', detail: error.description }],
 });
 
