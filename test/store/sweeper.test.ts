@@ -14,6 +14,7 @@ import { openPostgresStore } from '../../src/store/postgres.js';
 import { openSqliteStore } from '../../src/store/sqlite.js';
 import { createUser, json, login, me, refresh, startHarness, type Harness } from '../helpers/harness.js';
 import { createTestDatabase } from '../helpers/postgres.js';
+import { newSession, newToken } from './fixtures.js';
 
 /* The background sweep of long-expired tokens (issue 4, item 6), on every real database. */
 
@@ -60,36 +61,12 @@ const DATABASES: Record<'sqlite' | 'postgres', () => Promise<TestDatabase>> = {
   },
 };
 
-function token(kind: TokenKind, expiresAt: number | null, extra: Partial<Token> = {}): Token {
-  const id = randomUUID();
-  return {
-    id,
-    hash: `hash-${id}`,
-    kind,
-    format: 'opaque',
-    appId: 'app-sweep',
-    userId: 1,
-    sessionId: null,
-    parentId: null,
-    masterKeyId: null,
-    installId: null,
-    name: null,
-    scopes: ['read'],
-    createdAt: NOW - 30 * DAY,
-    expiresAt,
-    revokedAt: null,
-    lastUsedAt: null,
-    usedAt: null,
-    successorId: null,
-    successorSealed: null,
-    ...extra,
-  };
-}
+/** A token of the test's app and user, created 30 days ago, expiring at `expiresAt`. */
+const token = (kind: TokenKind, expiresAt: number | null, extra: Partial<Token> = {}): Token =>
+  newToken(kind, { appId: 'app-sweep', userId: 1 }, { createdAt: NOW - 30 * DAY, expiresAt, ...extra });
 
-function session(extra: Partial<Session> = {}): Session {
-  const at = NOW - 30 * DAY;
-  return { id: randomUUID(), userId: 1, appId: 'app-sweep', deviceInfo: 'Unknown', ip: null, userAgent: null, createdAt: at, lastUsedAt: at, revokedAt: null, ...extra };
-}
+const session = (extra: Partial<Session> = {}): Session =>
+  newSession(1, 'app-sweep', { createdAt: NOW - 30 * DAY, lastUsedAt: NOW - 30 * DAY, ...extra });
 
 /** Which of these tokens are still stored. */
 async function stored(store: KyselyStore, tokens: readonly Token[]): Promise<Set<string>> {
