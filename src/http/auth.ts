@@ -1,4 +1,4 @@
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyRequest } from 'fastify';
 import type { Core } from '../core/context.js';
 import { InvalidRequest, InvalidToken } from '../core/errors.js';
 import type { User } from '../core/model.js';
@@ -18,13 +18,25 @@ export interface GuardOptions {
 /** Kinds that act for a user on tokend's own endpoints; refresh and service tokens never do. */
 const USER_KINDS: readonly TokenKind[] = ['access', 'api'];
 
-/** `Authorization: Bearer x` or `Token x` (SPEC §5.3: Token is accepted wherever Bearer is). */
-export function tokenFromHeader(request: FastifyRequest): string | null {
+const BEARER = /^Bearer +([\x21-\x7e]+) *$/i;
+const BEARER_OR_TOKEN = /^(?:Bearer|Token) +([\x21-\x7e]+) *$/i;
+
+/**
+ * The credential of `Authorization: Bearer <credential>` (or, with `token`, also
+ * `Token <credential>`), or null when the header is missing or has another shape.
+ */
+export function authorizationCredential(request: FastifyRequest, schemes: { token: boolean } = { token: false }): string | null {
   const header = request.headers.authorization;
   if (header === undefined) return null;
-  const match = /^(?:Bearer|Token) +([\x21-\x7e]+) *$/i.exec(header);
-  if (match === null) throw new InvalidToken('the Authorization header must be "Bearer <token>" or "Token <token>"');
-  return match[1]!;
+  return (schemes.token ? BEARER_OR_TOKEN : BEARER).exec(header)?.[1] ?? null;
+}
+
+/** `Authorization: Bearer x` or `Token x` (SPEC §5.3: Token is accepted wherever Bearer is); null if absent. */
+export function tokenFromHeader(request: FastifyRequest): string | null {
+  if (request.headers.authorization === undefined) return null;
+  const token = authorizationCredential(request, { token: true });
+  if (token === null) throw new InvalidToken('the Authorization header must be "Bearer <token>" or "Token <token>"');
+  return token;
 }
 
 type Query = Record<string, string | undefined>;
@@ -34,10 +46,10 @@ type Query = Record<string, string | undefined>;
  * token on an endpoint that opts in; the answer to any request that carried
  * one is `Cache-Control: private, no-store` (SPEC §9).
  */
-function presentedToken(request: FastifyRequest, reply: FastifyReply, options: GuardOptions): { token: string; inUrl: boolean } {
+function presentedToken(request: FastifyRequest, options: GuardOptions): { token: string; inUrl: boolean } {
   const query = (request.query ?? {}) as Query;
+  // (Every answer to such a request is `Cache-Control: private, no-store`: the onSend hook in app.ts.)
   const inUrl = query.token ?? query.access_token;
-  if (inUrl !== undefined) reply.header('cache-control', 'private, no-store');
   const header = tokenFromHeader(request);
   if (inUrl !== undefined) {
     if (header !== null) throw new InvalidRequest('send the token in one place only');
@@ -49,8 +61,8 @@ function presentedToken(request: FastifyRequest, reply: FastifyReply, options: G
 }
 
 /** Guards an endpoint that acts for a user. Throws InvalidToken (401 + RFC 6750 challenge) for anything else. */
-export async function requireUser(core: Core, request: FastifyRequest, reply: FastifyReply, options: GuardOptions = {}): Promise<UserCall> {
-  const { token, inUrl } = presentedToken(request, reply, options);
+export async function requireUser(core: Core, request: FastifyRequest, options: GuardOptions = {}): Promise<UserCall> {
+  const { token, inUrl } = presentedToken(request, options);
   const verified = await verifyToken(core, token, doorOfRoute(request.routeOptions.url));
   if (verified === null) throw new InvalidToken();
   const kind = verified.token.kind;
@@ -67,10 +79,9 @@ export async function requireUser(core: Core, request: FastifyRequest, reply: Fa
 
 /** Guards the operator API: `Authorization: Bearer <operator token>`. */
 export async function requireOperator(core: Core, request: FastifyRequest): Promise<Operator> {
-  const header = request.headers.authorization;
-  const match = header === undefined ? null : /^Bearer +([\x21-\x7e]+) *$/i.exec(header);
-  if (match === null) throw new InvalidToken('the operator API needs "Authorization: Bearer <operator token>"');
-  const operator = await authenticateOperator(core, match[1]!);
+  const presented = authorizationCredential(request);
+  if (presented === null) throw new InvalidToken('the operator API needs "Authorization: Bearer <operator token>"');
+  const operator = await authenticateOperator(core, presented);
   if (operator === null) throw new InvalidToken('the operator token is invalid or revoked');
   return operator;
 }

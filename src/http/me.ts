@@ -24,8 +24,8 @@ export async function meRoutes(app: FastifyInstance, { core }: { core: Core }): 
         response: { 401: Type.Ref('Error'), 403: Type.Ref('Error') },
       },
     },
-    async (request, reply) => {
-      const { user, app: client, token } = await requireUser(core, request, reply, { installTokens: true });
+    async (request) => {
+      const { user, app: client, token } = await requireUser(core, request, { installTokens: true });
       return {
         user_id: user.id,
         username: user.username,
@@ -57,8 +57,8 @@ export async function meRoutes(app: FastifyInstance, { core }: { core: Core }): 
         },
       },
     },
-    async (request, reply) => {
-      const caller = await requireUser(core, request, reply);
+    async (request) => {
+      const caller = await requireUser(core, request);
       const query = request.query as { limit?: number; cursor?: string };
       const page = await core.store.listSessionsForUser(caller.user.id, { limit: query.limit ?? 50, cursor: query.cursor ?? null });
       return {
@@ -74,7 +74,7 @@ export async function meRoutes(app: FastifyInstance, { core }: { core: Core }): 
       schema: { tags: ['Self-service'], summary: 'Deauthorize one of your devices', security: bearer, params: IdParam, response: { 204: Type.Null(), ...errors(401, 404) } },
     },
     async (request, reply) => {
-      const caller = await requireUser(core, request, reply);
+      const caller = await requireUser(core, request);
       await deauthorizeSession(core, caller, (request.params as { id: string }).id, request.ip);
       return reply.code(204).send();
     },
@@ -84,7 +84,7 @@ export async function meRoutes(app: FastifyInstance, { core }: { core: Core }): 
     '/v1/logout',
     { schema: { tags: ['Self-service'], summary: 'Revoke the current session (or the token, if it has none)', security: bearer, response: { 204: Type.Null(), ...errors(401) } } },
     async (request, reply) => {
-      const caller = await requireUser(core, request, reply);
+      const caller = await requireUser(core, request);
       await logout(core, caller, request.ip);
       return reply.code(204).send();
     },
@@ -102,7 +102,7 @@ export async function meRoutes(app: FastifyInstance, { core }: { core: Core }): 
       },
     },
     async (request, reply) => {
-      const caller = await requireUser(core, request, reply);
+      const caller = await requireUser(core, request);
       const body = request.body as { name: string; scopes?: string[] | string; expires_in?: number | null };
       const minted = await createApiToken(core, {
         caller,
@@ -126,8 +126,8 @@ export async function meRoutes(app: FastifyInstance, { core }: { core: Core }): 
         response: { 200: Type.Object({ api_tokens: Type.Array(Type.Ref('TokenMeta')), next_cursor: NextCursor }), ...errors(401) },
       },
     },
-    async (request, reply) => {
-      const caller = await requireUser(core, request, reply);
+    async (request) => {
+      const caller = await requireUser(core, request);
       const query = request.query as { limit?: number; cursor?: string };
       const page = await core.store.listTokens(
         { userId: caller.user.id, kind: 'api', activeAt: core.clock.now() },
@@ -141,7 +141,7 @@ export async function meRoutes(app: FastifyInstance, { core }: { core: Core }): 
     '/v1/api-tokens/:id',
     { schema: { tags: ['Self-service'], summary: 'Revoke one of your API tokens', security: bearer, params: IdParam, response: { 204: Type.Null(), ...errors(401, 404) } } },
     async (request, reply) => {
-      const caller = await requireUser(core, request, reply);
+      const caller = await requireUser(core, request);
       await deleteApiToken(core, caller, (request.params as { id: string }).id);
       return reply.code(204).send();
     },

@@ -5,6 +5,7 @@ import type { Core } from '../core/context.js';
 import { InvalidToken } from '../core/errors.js';
 import { DOORS, type Door, type VerificationReport } from '../core/observer.js';
 import { sameSecret } from '../core/secrets.js';
+import { authorizationCredential } from './auth.js';
 import type { TokenKind } from '../core/tokens.js';
 import { oauthError, useErrorShape } from './errors.js';
 
@@ -258,8 +259,8 @@ export async function metricsRoutes(app: FastifyInstance, { metrics, token }: { 
     },
     async (request, reply) => {
       if (token !== null) {
-        const match = /^Bearer +([\x21-\x7e]+) *$/i.exec(request.headers.authorization ?? '');
-        if (match === null || !sameSecret(match[1]!, token)) throw new InvalidToken('/metrics needs "Authorization: Bearer <TOKEND_METRICS_TOKEN>"');
+        const presented = authorizationCredential(request);
+        if (presented === null || !sameSecret(presented, token)) throw new InvalidToken('/metrics needs "Authorization: Bearer <TOKEND_METRICS_TOKEN>"');
       }
       return reply.header('content-type', metrics.contentType).send(await metrics.render());
     },

@@ -7,7 +7,8 @@ import type { TokenSet } from '../core/issuance.js';
 import { introspectToken } from '../core/introspection.js';
 import { authenticateOperator } from '../core/operators.js';
 import { revokePresented } from '../core/revocation.js';
-import { authenticateRequestClient, hasBasicAuth } from './client-auth.js';
+import { authorizationCredential } from './auth.js';
+import { authenticateRequestClient } from './client-auth.js';
 import { oauthError, useErrorShape } from './errors.js';
 import { OAuthParams, TokenResponse, errors } from './schemas.js';
 
@@ -127,11 +128,9 @@ export async function oauthRoutes(app: FastifyInstance, { core }: { core: Core }
 
 /** Introspection also takes an operator token as `Authorization: Bearer` (SPEC §4). */
 async function operatorCaller(core: Core, request: FastifyRequest, params: Params) {
-  const header = request.headers.authorization;
-  if (header === undefined || hasBasicAuth(request) || params.client_secret !== undefined) return null;
-  const match = /^Bearer +([\x21-\x7e]+) *$/i.exec(header);
-  if (match === null) return null;
-  const operator = await authenticateOperator(core, match[1]!);
+  const presented = authorizationCredential(request);
+  if (presented === null || params.client_secret !== undefined) return null;
+  const operator = await authenticateOperator(core, presented);
   if (operator === null) throw new InvalidToken('the bearer token is not an operator token');
   return operator;
 }

@@ -93,7 +93,7 @@ export async function installTokenDialect(app: FastifyInstance, { core }: { core
     },
     async (request, reply) => {
       // Header only: an install token, a token in the URL, a refresh or service token never mints one.
-      const caller = await requireUser(core, request, reply);
+      const caller = await requireUser(core, request);
       const query = request.query as { app_key?: string; installid?: string; qr?: string };
       if (query.app_key === undefined || query.app_key === '') throw new InvalidRequest('app_key is required');
       const installId = checkInstallId(query.installid);

@@ -139,7 +139,7 @@ export async function jsonApiDialect(app: FastifyInstance, { core }: { core: Cor
       },
     },
     async (request, reply) => {
-      const caller = await requireUser(core, request, reply);
+      const caller = await requireUser(core, request);
       // Another user's session is "not found", like an unknown id, so ids cannot be probed.
       await deauthorizeSession(core, caller, (request.params as { id: string }).id, request.ip);
       return reply.code(204).send();

@@ -5,6 +5,7 @@ import type { Core } from '../../core/context.js';
 import { InvalidClient, InvalidRequest } from '../../core/errors.js';
 import type { App, MasterKey } from '../../core/model.js';
 import { authenticateMasterKey, issueServiceToken, revokeServiceToken } from '../../core/service-tokens.js';
+import { authorizationCredential } from '../auth.js';
 import { acceptNoBody } from '../body.js';
 import { sendError, toTokendError } from '../errors.js';
 import { OAuthParams } from '../schemas.js';
@@ -43,9 +44,9 @@ const callers = new WeakMap<FastifyRequest, MasterKeyCall>();
 async function authenticate(core: Core, request: FastifyRequest): Promise<MasterKeyCall> {
   const header = request.headers.authorization;
   if (header === undefined || header.trim() === '') throw new InvalidClient('Authentication credentials were not provided.');
-  const match = /^(?:Token|Bearer) +([\x21-\x7e]+) *$/i.exec(header);
-  if (match === null) throw new InvalidClient('Invalid Authorization header: send "Token <master key>".');
-  const found = await authenticateMasterKey(core, match[1]!);
+  const presented = authorizationCredential(request, { token: true });
+  if (presented === null) throw new InvalidClient('Invalid Authorization header: send "Token <master key>".');
+  const found = await authenticateMasterKey(core, presented);
   if (found === null) throw new InvalidClient('Invalid master key.');
   return found;
 }
