@@ -125,9 +125,7 @@ export async function deleteApp(core: Core, id: string, actor: Actor): Promise<v
 
 /** A live (not deleted) app by id or client_id. */
 export async function findLiveApp(core: Core, idOrClientId: string): Promise<App | null> {
-  const app = idOrClientId.startsWith('app_')
-    ? await core.store.findAppByClientId(idOrClientId)
-    : await core.store.findAppById(idOrClientId);
+  const app = idOrClientId.startsWith('app_') ? await core.apps.findByClientId(idOrClientId) : await core.apps.findById(idOrClientId);
   return app !== null && app.deletedAt === null ? app : null;
 }
 

@@ -1,7 +1,7 @@
 import type { Core } from './context.js';
 import { InsufficientScope, InvalidRequest, NotFound } from './errors.js';
 import { mintToken } from './issuance.js';
-import type { Token } from './model.js';
+import type { App, Token } from './model.js';
 import { revokeRecord } from './revocation.js';
 import { parseScope } from './scopes.js';
 import type { Verified } from './verification.js';
@@ -54,11 +54,10 @@ function checkApiTokenRequest(request: ApiTokenRequest): { name: string; scopes:
  */
 export async function createApiToken(
   core: Core,
-  options: { caller: UserCall | null; userId: number; appId: string; request: ApiTokenRequest; actor: `user:${number}` | `operator:${string}` },
+  options: { caller: UserCall | null; userId: number; app: App; request: ApiTokenRequest; actor: `user:${number}` | `operator:${string}` },
 ): Promise<{ secret: string; record: Token }> {
   const { name, scopes, ttl } = checkApiTokenRequest(options.request);
-  const app = options.caller?.app ?? (await core.store.findAppById(options.appId));
-  if (app === null || app.deletedAt !== null) throw new NotFound('app');
+  const { app } = options;
   const ceiling = options.caller?.token.scopes ?? app.scopes;
   const granted = scopes ?? [...ceiling];
   const beyond = granted.filter((s) => !ceiling.includes(s));

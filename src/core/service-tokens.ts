@@ -9,7 +9,7 @@ export async function authenticateMasterKey(core: Core, presented: string): Prom
   if (parseSecret(presented) !== 'masterKey') return null;
   const key = await core.store.findMasterKeyByHash(hashSecret(presented));
   if (key === null || key.revokedAt !== null) return null;
-  const app = await core.store.findAppById(key.appId);
+  const app = await core.apps.findById(key.appId);
   if (app === null || app.deletedAt !== null) return null;
   core.usage.masterKeySeen(key.id, core.clock.now());
   return { key, app };

@@ -107,7 +107,7 @@ export async function meRoutes(app: FastifyInstance, { core }: { core: Core }): 
       const minted = await createApiToken(core, {
         caller,
         userId: caller.user.id,
-        appId: caller.app.id,
+        app: caller.app,
         request: { name: body.name, ...(body.scopes !== undefined && { scopes: body.scopes }), expiresIn: body.expires_in ?? null },
         actor: `user:${caller.user.id}`,
       });

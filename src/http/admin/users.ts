@@ -1,5 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
+import { findLiveApp } from '../../core/apps.js';
 import type { Core } from '../../core/context.js';
 import { InvalidRequest, NotFound } from '../../core/errors.js';
 import { MAX_PASSWORD_LENGTH } from '../../core/passwords.js';
@@ -81,12 +82,12 @@ export async function userRoutes(app: FastifyInstance, { core }: { core: Core })
     async (request, reply) => {
       const user = await userOf((request.params as { id: number }).id);
       const body = request.body as Static<typeof AdminApiToken>;
-      const found = await core.store.findAppById(body.app_id) ?? (await core.store.findAppByClientId(body.app_id));
-      if (found === null || found.deletedAt !== null) throw new NotFound('app');
+      const found = await findLiveApp(core, body.app_id);
+      if (found === null) throw new NotFound('app');
       const minted = await createApiToken(core, {
         caller: null,
         userId: user.id,
-        appId: found.id,
+        app: found,
         request: { name: body.name, ...(body.scopes !== undefined && { scopes: body.scopes }), expiresIn: body.expires_in ?? null },
         actor: operatorOf(request) as `operator:${string}`,
       });
