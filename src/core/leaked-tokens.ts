@@ -1,4 +1,5 @@
 import type { Core } from './context.js';
+import { revokeRecord } from './revocation.js';
 import { hashSecret, isTokenKind, looksLikeJwt, parseSecret } from './tokens.js';
 
 /** Reports per client IP per window: generous for a scanner, useless as a guessing oracle or a DoS lever. */
@@ -46,20 +47,8 @@ export async function reportLeakedToken(core: Core, report: LeakReport): Promise
 
 async function revokeLeakedToken(core: Core, hash: string, ip: string | null): Promise<LeakOutcome> {
   const token = await core.store.findTokenByHash(hash);
-  const now = core.clock.now();
-  if (token === null || token.revokedAt !== null || (token.expiresAt !== null && token.expiresAt <= now)) return 'ignored';
-  // A refresh token speaks for its whole session (SPEC §4), as in revokeRecord.
-  const wholeSession = token.kind === 'refresh' && token.sessionId !== null;
-  if (wholeSession) await core.store.revokeSession(token.sessionId!, now);
-  else await core.store.revokeToken(token.id, now);
-  await core.audit.record('token.leaked', 'anonymous', {
-    appId: token.appId,
-    userId: token.userId,
-    sessionId: token.sessionId,
-    tokenId: token.id,
-    ip,
-    detail: { kind: token.kind, format: token.format, revoked: wholeSession ? 'session' : 'token' },
-  });
+  if (token === null || token.revokedAt !== null || (token.expiresAt !== null && token.expiresAt <= core.clock.now())) return 'ignored';
+  await revokeRecord(core, token, 'anonymous', ip, 'leaked');
   return 'revoked';
 }
 

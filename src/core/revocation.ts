@@ -1,21 +1,32 @@
 import type { Actor, Core } from './context.js';
 import { NotFound } from './errors.js';
-import type { App, Token } from './model.js';
+import type { App, Session, Token } from './model.js';
 import { hashSecret, isTokenKind, looksLikeJwt, parseSecret } from './tokens.js';
 
 /**
  * Revokes one token the way its kind asks: a refresh token takes its whole
  * session with it (SPEC §4), any other token itself and what it minted.
+ * `reason: 'leaked'` (a leaked-token report) is audited as `token.leaked`.
  */
-export async function revokeRecord(core: Core, token: Token, actor: Actor, ip: string | null = null): Promise<void> {
+export async function revokeRecord(
+  core: Core,
+  token: Token,
+  actor: Actor,
+  ip: string | null = null,
+  reason: 'revoked' | 'leaked' = 'revoked',
+): Promise<void> {
   const now = core.clock.now();
-  if (token.kind === 'refresh' && token.sessionId !== null) {
-    await core.store.revokeSession(token.sessionId, now);
-    await core.audit.record('session.revoked', actor, { appId: token.appId, userId: token.userId, sessionId: token.sessionId, tokenId: token.id, ip });
-    return;
+  const wholeSession = token.kind === 'refresh' && token.sessionId !== null;
+  if (wholeSession) await core.store.revokeSession(token.sessionId!, now);
+  else await core.store.revokeToken(token.id, now);
+  const fields = { appId: token.appId, userId: token.userId, sessionId: token.sessionId, tokenId: token.id, ip };
+  if (reason === 'leaked') {
+    await core.audit.record('token.leaked', actor, { ...fields, detail: { kind: token.kind, format: token.format, revoked: wholeSession ? 'session' : 'token' } });
+  } else if (wholeSession) {
+    await core.audit.record('session.revoked', actor, fields);
+  } else {
+    await core.audit.record('token.revoked', actor, { ...fields, detail: { kind: token.kind } });
   }
-  await core.store.revokeToken(token.id, now);
-  await core.audit.record('token.revoked', actor, { appId: token.appId, userId: token.userId, sessionId: token.sessionId, tokenId: token.id, ip, detail: { kind: token.kind } });
 }
 
 /** Finds a presented token by value; null for anything malformed or unknown. */
@@ -37,11 +48,26 @@ export async function revokePresented(core: Core, app: App, presented: string, i
   await revokeRecord(core, token, `app:${app.clientId}`, ip);
 }
 
-export async function revokeSessionById(core: Core, sessionId: string, actor: Actor, ip: string | null = null): Promise<void> {
+/** Ends a session (logout, a deauthorized device, an operator's revocation): its tokens and what they minted die. */
+export async function endSession(
+  core: Core,
+  session: Pick<Session, 'id' | 'appId' | 'userId'>,
+  actor: Actor,
+  ip: string | null = null,
+): Promise<void> {
+  await core.store.revokeSession(session.id, core.clock.now());
+  await core.audit.record('session.revoked', actor, { appId: session.appId, userId: session.userId, sessionId: session.id, ip });
+}
+
+/** A session that is still live and, when `userId` is given, that user's; anything else is "not found". */
+export async function findLiveSession(core: Core, sessionId: string, userId?: number): Promise<Session> {
   const session = await core.store.findSession(sessionId);
-  if (session === null || session.revokedAt !== null) throw new NotFound('session');
-  await core.store.revokeSession(sessionId, core.clock.now());
-  await core.audit.record('session.revoked', actor, { appId: session.appId, userId: session.userId, sessionId, ip });
+  if (session === null || session.revokedAt !== null || (userId !== undefined && session.userId !== userId)) throw new NotFound('session');
+  return session;
+}
+
+export async function revokeSessionById(core: Core, sessionId: string, actor: Actor, ip: string | null = null): Promise<void> {
+  await endSession(core, await findLiveSession(core, sessionId), actor, ip);
 }
 
 export async function revokeTokenById(core: Core, tokenId: string, actor: Actor): Promise<void> {

@@ -2,7 +2,7 @@ import type { Core } from './context.js';
 import { InsufficientScope, InvalidRequest, NotFound } from './errors.js';
 import { mintToken } from './issuance.js';
 import type { App, Token } from './model.js';
-import { revokeRecord } from './revocation.js';
+import { endSession, findLiveSession, revokeRecord } from './revocation.js';
 import { parseScope } from './scopes.js';
 import type { Verified } from './verification.js';
 
@@ -13,8 +13,7 @@ type UserCall = Verified & { user: NonNullable<Verified['user']> };
 export async function logout(core: Core, caller: UserCall, ip: string | null): Promise<void> {
   const { token } = caller;
   if (token.sessionId !== null) {
-    await core.store.revokeSession(token.sessionId, core.clock.now());
-    await core.audit.record('session.revoked', `user:${caller.user.id}`, { appId: token.appId, userId: caller.user.id, sessionId: token.sessionId, ip });
+    await endSession(core, { id: token.sessionId, appId: token.appId, userId: caller.user.id }, `user:${caller.user.id}`, ip);
   } else {
     await revokeRecord(core, token, `user:${caller.user.id}`, ip);
   }
@@ -22,10 +21,8 @@ export async function logout(core: Core, caller: UserCall, ip: string | null): P
 
 /** DELETE /v1/sessions/{id}: only the caller's own sessions; others are "not found". */
 export async function deauthorizeSession(core: Core, caller: UserCall, sessionId: string, ip: string | null): Promise<void> {
-  const session = await core.store.findSession(sessionId);
-  if (session === null || session.userId !== caller.user.id || session.revokedAt !== null) throw new NotFound('session');
-  await core.store.revokeSession(sessionId, core.clock.now());
-  await core.audit.record('session.revoked', `user:${caller.user.id}`, { appId: session.appId, userId: caller.user.id, sessionId, ip });
+  const session = await findLiveSession(core, sessionId, caller.user.id);
+  await endSession(core, session, `user:${caller.user.id}`, ip);
 }
 
 const MAX_API_TOKEN_TTL = 10 * 365 * 86_400;
