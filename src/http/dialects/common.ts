@@ -1,7 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import { findDefaultApp, findLiveApp } from '../../core/apps.js';
 import type { Core } from '../../core/context.js';
-import { InvalidClient, InvalidRequest } from '../../core/errors.js';
+import { InvalidClient, InvalidGrant, InvalidRequest, TokendError } from '../../core/errors.js';
 import type { App } from '../../core/model.js';
 import type { ErrorRenderer } from '../errors.js';
 
@@ -49,3 +49,11 @@ export const Detail = Type.Object({ detail: Type.String() }, { description: 'Wha
 
 /** The `{detail}` error answers of an endpoint, for the OpenAPI document. */
 export const detailErrors = (...codes: number[]) => Object.fromEntries(codes.map((code) => [code, Detail]));
+
+/**
+ * Seeds 001 and 004 answer bad credentials and dead refresh tokens with 401,
+ * where RFC 6749 §5.2 says 400 `invalid_grant`; the code and the (single,
+ * cause-free) description stay the core's.
+ */
+export const invalidGrantAs401 = (error: unknown): unknown =>
+  error instanceof InvalidGrant ? new TokendError(error.code, 401, error.description) : error;

@@ -1,12 +1,12 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Core } from '../../core/context.js';
-import { InvalidGrant, InvalidRequest, LoginFailed, TokendError } from '../../core/errors.js';
+import { InvalidRequest, LoginFailed } from '../../core/errors.js';
 import { checkDeviceInfo, MAX_DEVICE_INFO } from '../../core/issuance.js';
 import { loginWithPassword } from '../../core/login.js';
 import { acceptNoBody } from '../body.js';
 import { sendError, type ErrorRenderer } from '../errors.js';
-import { dialectApp, mergeParams, unixSeconds, type Params } from './common.js';
+import { dialectApp, invalidGrantAs401, mergeParams, unixSeconds, type Params } from './common.js';
 
 /*
  * Seed 004 (SPEC §5.5): `POST /v1/oauth/` trades a username and password, given
@@ -47,8 +47,6 @@ const DeviceLoginFailure = Type.Object({
 
 const failure: ErrorRenderer = (error) => ({ success: false, errors: { code: error.code, message: error.description } });
 
-/** Seed 004 answers bad credentials 401, where RFC 6749 §5.2 says 400 `invalid_grant`; the code and message stay the core's. */
-const inDialect = (error: unknown): unknown => (error instanceof InvalidGrant ? new TokendError(error.code, 401, error.description) : error);
 
 /** What debug mode tells about a failure. Never reached in production. */
 function failureDebug(error: unknown): Record<string, string> | null {
@@ -64,7 +62,7 @@ function failureDebug(error: unknown): Record<string, string> | null {
 }
 
 export async function deviceLoginDialect(app: FastifyInstance, { core }: { core: Core }): Promise<void> {
-  app.setErrorHandler((error, request, reply) => sendError(request, reply, inDialect(error), failure));
+  app.setErrorHandler((error, request, reply) => sendError(request, reply, invalidGrantAs401(error), failure));
   // The seed's own client puts everything in the query string and sends no body, often still saying
   // `Content-Type: application/json`.
   acceptNoBody(app);
@@ -112,7 +110,7 @@ export async function deviceLoginDialect(app: FastifyInstance, { core }: { core:
       } catch (error) {
         const told = debug ? failureDebug(error) : null;
         if (told === null) throw error;
-        return sendError(request, reply, inDialect(error), (mapped) => ({ ...(failure(mapped) as object), debug: told }));
+        return sendError(request, reply, invalidGrantAs401(error), (mapped) => ({ ...(failure(mapped) as object), debug: told }));
       }
     },
   );

@@ -2,7 +2,7 @@ import { STATUS_CODES } from 'node:http';
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Core } from '../../core/context.js';
-import { Conflict, InvalidGrant, InvalidRequest, TokendError, UnsupportedGrantType, UnsupportedMediaType } from '../../core/errors.js';
+import { Conflict, InvalidGrant, InvalidRequest, UnsupportedGrantType, UnsupportedMediaType } from '../../core/errors.js';
 import { refreshSession } from '../../core/grants/refresh-token.js';
 import type { TokenSet } from '../../core/issuance.js';
 import { loginWithPassword } from '../../core/login.js';
@@ -11,7 +11,7 @@ import { deauthorizeSession } from '../../core/self-service.js';
 import { requireUser } from '../auth.js';
 import { sendError, toTokendError, type ErrorRenderer } from '../errors.js';
 import { IdParam, Nullable } from '../schemas.js';
-import { dialectApp, mergeParams, unixSeconds, type Params } from './common.js';
+import { dialectApp, invalidGrantAs401, mergeParams, unixSeconds, type Params } from './common.js';
 
 /*
  * Seed 001 (SPEC §5.2): username and password for a JWT access token and a
@@ -85,7 +85,7 @@ export const jsonApiError: ErrorRenderer = (error) => ({
  */
 function forThisDoor(error: unknown): unknown {
   const mapped = toTokendError(error);
-  if (mapped instanceof InvalidGrant) return new TokendError(mapped.code, 401, mapped.description);
+  if (mapped instanceof InvalidGrant) return invalidGrantAs401(mapped);
   if (mapped instanceof UnsupportedMediaType) return new UnsupportedMediaType(`send ${JSON_API} or application/json`);
   return error; // unchanged, so a 500 is logged with its real cause
 }
