@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
+import { DEFAULT_POLICY } from '../../src/core/apps.js';
 import type { App, MasterKey, Session, SigningKey, Token, User } from '../../src/core/model.js';
 import type { TokenKind } from '../../src/core/tokens.js';
 import type { NewUser, Page, PageRequest, Rotation, Store } from '../../src/store/store.js';
@@ -18,18 +19,12 @@ export function newApp(overrides: Partial<App> = {}): App {
     id: uniqueId('app'),
     clientId: uniqueId('cid'),
     clientSecretHash: randomBytes(32).toString('hex'),
+    ...DEFAULT_POLICY,
     name: uniqueId('name'),
+    // Away from the defaults where a round trip should show the value was stored, not defaulted.
     grants: ['password', 'refresh_token'],
     scopes: ['read', 'write'],
-    accessTokenFormat: 'opaque',
     serviceTokenFormat: 'jwt',
-    audience: null,
-    accessTokenTtl: 7200,
-    refreshTokenTtl: 14 * 86_400,
-    serviceTokenTtl: 30 * 86_400,
-    installTokenTtl: 3600,
-    deviceTokenTtl: 30 * 86_400,
-    refreshReuseGraceSeconds: 0,
     deeplinkTemplate: 'myapp://login?token={token}',
     createdAt: T0,
     updatedAt: T0,
