@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { InvalidRequest } from '../core/errors.js';
 import { duplicateKey } from './json-keys.js';
 
@@ -67,13 +67,19 @@ export function registerBodyParsers(app: FastifyInstance): void {
 }
 
 /**
+ * A route hook: an absent body counts as `{}`, for POSTs whose fields are all
+ * optional (Fastify would validate `undefined` against the object schema).
+ */
+export const absentBodyIsEmpty = async (request: FastifyRequest): Promise<void> => {
+  request.body ??= {};
+};
+
+/**
  * Within `scope`, an absent or empty JSON body counts as `{}`: seed clients
  * that put everything in the URL often still send `Content-Type: application/json`.
  */
 export function acceptNoBody(scope: FastifyInstance): void {
   scope.removeContentTypeParser(JSON_TYPES);
   scope.addContentTypeParser(JSON_TYPES, { parseAs: 'string', bodyLimit: BODY_LIMIT }, jsonParser(scope, { emptyIsNone: true }));
-  scope.addHook('preValidation', async (request) => {
-    request.body ??= {};
-  });
+  scope.addHook('preValidation', absentBodyIsEmpty);
 }

@@ -5,9 +5,10 @@ import type { Core } from '../../core/context.js';
 import { NotFound } from '../../core/errors.js';
 import { createMasterKey, revokeMasterKey } from '../../core/master-keys.js';
 import type { GrantType, TokenFormat } from '../../core/model.js';
+import { absentBodyIsEmpty } from '../body.js';
 import { IdParam, NextCursor, Nullable, Pagination, errors } from '../schemas.js';
 import { appView, iso, masterKeyView } from '../views.js';
-import { bodyOptional, operatorOf, operatorSecurity as security, pageOf, type ListQuery } from './operator.js';
+import { operatorOf, operatorSecurity as security, pageOf, type ListQuery } from './operator.js';
 
 const Format = Type.Union([Type.Literal('opaque'), Type.Literal('jwt')]);
 const Ttl = Type.Integer({ minimum: 1, maximum: 315_360_000 });
@@ -101,7 +102,7 @@ export async function appRoutes(app: FastifyInstance, { core }: { core: Core }):
 
   app.post(
     '/apps/:id/master-keys',
-    { preValidation: bodyOptional, schema: { tags, security, summary: 'Create a master key; shown once', params: IdParam, body: Type.Optional(Type.Object({ name: Type.Optional(Type.String({ maxLength: 200 })) }, { additionalProperties: false })), response: { 201: MasterKeyBody, ...errors(400, 401, 404) } } },
+    { preValidation: absentBodyIsEmpty, schema: { tags, security, summary: 'Create a master key; shown once', params: IdParam, body: Type.Optional(Type.Object({ name: Type.Optional(Type.String({ maxLength: 200 })) }, { additionalProperties: false })), response: { 201: MasterKeyBody, ...errors(400, 401, 404) } } },
     async (request, reply) => {
       const found = await liveApp((request.params as { id: string }).id);
       const name = (request.body as { name?: string } | undefined)?.name ?? null;

@@ -4,9 +4,10 @@ import type { Core } from '../../core/context.js';
 import { InvalidRequest } from '../../core/errors.js';
 import type { SigningAlg } from '../../core/model.js';
 import { rotateSigningKeys } from '../../core/signing.js';
+import { absentBodyIsEmpty } from '../body.js';
 import { NextCursor, Nullable, Pagination, errors } from '../schemas.js';
 import { auditView, iso } from '../views.js';
-import { bodyOptional, operatorOf, operatorSecurity as security, pageOf, type ListQuery } from './operator.js';
+import { operatorOf, operatorSecurity as security, pageOf, type ListQuery } from './operator.js';
 
 const SigningKeyBody = Type.Object({
   kid: Type.String(),
@@ -47,7 +48,7 @@ export async function keyAndAuditRoutes(app: FastifyInstance, { core }: { core: 
   app.post(
     '/signing-keys/rotate',
     {
-      preValidation: bodyOptional,
+      preValidation: absentBodyIsEmpty,
       schema: {
         tags: ['Operator: keys'],
         security,

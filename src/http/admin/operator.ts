@@ -16,14 +16,6 @@ export function operatorOf(request: FastifyRequest): Actor {
 
 export const operatorSecurity = [{ operator: [] }];
 
-/**
- * A POST whose body is optional (every field is) may come with no body at all;
- * Fastify would validate `undefined` against the object schema and refuse it.
- */
-export const bodyOptional = async (request: FastifyRequest): Promise<void> => {
-  request.body ??= {};
-};
-
 export interface ListQuery {
   limit?: number;
   cursor?: string;
