@@ -112,18 +112,23 @@ export async function mintSessionTokens(
     ? await mintToken(core, { kind: 'refresh', app, userId, sessionId, scopes: options.refreshScopes ?? scopes, ttlSeconds: app.refreshTokenTtl })
     : null;
   return {
-    set: {
-      accessToken: access.secret,
-      accessTokenId: access.record.id,
-      expiresIn: ttl,
-      expiresAt: access.record.expiresAt ?? 0,
-      refreshToken: refresh?.secret ?? null,
-      refreshTokenId: refresh?.record.id ?? null,
-      scopes,
-      sessionId,
-      issuedAt: access.record.createdAt,
-    },
+    set: tokenSet(access, refresh, ttl),
     records: refresh === null ? [access.record] : [access.record, refresh.record],
+  };
+}
+
+/** What a token endpoint answers for a minted access token and, maybe, its refresh token. */
+export function tokenSet(access: Minted, refresh: Minted | null, ttlSeconds: number): TokenSet {
+  return {
+    accessToken: access.secret,
+    accessTokenId: access.record.id,
+    expiresIn: ttlSeconds,
+    expiresAt: access.record.expiresAt ?? 0,
+    refreshToken: refresh?.secret ?? null,
+    refreshTokenId: refresh?.record.id ?? null,
+    scopes: access.record.scopes,
+    sessionId: access.record.sessionId,
+    issuedAt: access.record.createdAt,
   };
 }
 

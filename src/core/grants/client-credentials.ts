@@ -1,5 +1,5 @@
 import { UnauthorizedClient } from '../errors.js';
-import { mintToken } from '../issuance.js';
+import { mintToken, tokenSet } from '../issuance.js';
 import { grantScopes } from '../scopes.js';
 import type { Grant } from './types.js';
 
@@ -23,15 +23,5 @@ export const clientCredentialsGrant: Grant = async (core, { app, params, ip }) =
     ip,
     detail: { grant: 'client_credentials' },
   });
-  return {
-    accessToken: access.secret,
-    accessTokenId: access.record.id,
-    expiresIn: app.accessTokenTtl,
-    expiresAt: access.record.expiresAt ?? 0,
-    refreshToken: null,
-    refreshTokenId: null,
-    scopes,
-    sessionId: null,
-    issuedAt: access.record.createdAt,
-  };
+  return tokenSet(access, null, app.accessTokenTtl);
 };
