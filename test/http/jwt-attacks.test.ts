@@ -215,7 +215,14 @@ describe('JWT attack corpus', () => {
       ['signature from another ES256 key, our kid', await sign(other.privateKey, ourHeader(), claims())],
       ['truncated signature', `${header}.${payload}.${signature.slice(0, -4)}`],
     ];
-    for (const [name, token] of cases) await assertForgeryRefused(token, name);
+    // A signature without '-' or '_' reads the same in both base64 alphabets, so 'standard base64' can
+    // equal 'padded' byte for byte: try each distinct token once.
+    const tried = new Set<string>();
+    for (const [name, token] of cases) {
+      if (tried.has(token)) continue;
+      tried.add(token);
+      await assertForgeryRefused(token, name);
+    }
   });
 
   test('claim edges: exp, nbf, iat around the 60 s skew (RFC 7519 §4.1, RFC 9068 §4)', async () => {
