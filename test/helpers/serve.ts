@@ -3,6 +3,8 @@ import { join } from 'node:path';
 
 const ROOT = join(import.meta.dirname, '../..');
 export const TOKEND_MAIN = join(ROOT, 'src/cli/main.ts');
+/** The built server, as `npm start` runs it (the benchmarks measure this one; `npm run build` makes it). */
+export const TOKEND_BUILT_MAIN = join(ROOT, 'dist/cli/main.js');
 
 export interface Running {
   child: ChildProcess;
@@ -19,7 +21,9 @@ export interface Running {
  * generator's core).
  */
 export function startServer(options: { env?: Record<string, string>; args?: string[]; cpu?: string } = {}): Promise<Running> {
-  const args = ['--import', 'tsx', ...(options.args ?? [TOKEND_MAIN, 'serve', '--port', '0'])];
+  const script = options.args ?? [TOKEND_MAIN, 'serve', '--port', '0'];
+  // TypeScript sources run through tsx; a built script runs as Node runs it in production.
+  const args = script[0]?.endsWith('.js') ? script : ['--import', 'tsx', ...script];
   const [command, argv] = options.cpu === undefined ? [process.execPath, args] : ['taskset', ['-c', options.cpu, process.execPath, ...args]];
   const child = spawn(command, argv, { cwd: ROOT, env: { ...process.env, ...options.env } });
   let output = '';

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import type { LightMyRequestResponse } from 'fastify';
 import { ADMIN_TOKEN, adminRequest, basic, createUser, json, login, me, postForm, refresh, startHarness, type Harness } from '../helpers/harness.js';
@@ -121,6 +122,65 @@ function random(seed: number): () => number {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
+
+/**
+ * Writes `head` and then `bodyBytes` of body on one raw connection (stopping early if it closes),
+ * optionally followed by `then`; resolves with all that came back and how much body was written.
+ */
+function rawExchange(port: number, head: string, bodyBytes: number, then = ''): Promise<{ received: string; written: number }> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    let received = '';
+    let written = 0;
+    let closed = false;
+    socket.on('data', (data: Buffer) => (received += data.toString('latin1')));
+    socket.on('error', () => {});
+    socket.on('close', () => {
+      closed = true;
+      resolve({ received, written });
+    });
+    socket.on('connect', async () => {
+      socket.write(head);
+      const chunk = Buffer.alloc(64 * 1024, 'p');
+      while (written < bodyBytes && !closed) {
+        written += chunk.length;
+        if (!socket.write(chunk)) await new Promise((drained) => socket.once('drain', drained).once('close', drained));
+      }
+      if (!closed) socket.write(then);
+      setTimeout(() => socket.end(), 1_000);
+    });
+  });
+}
+
+describe('refused uploads (lingering close)', () => {
+  let port: number;
+  before(async () => {
+    await h.app.listen({ host: '127.0.0.1', port: 0 });
+    port = (h.app.server.address() as { port: number }).port;
+  });
+
+  test('a 1 MiB upload gets its 413, and the same connection then serves the next request', async () => {
+    const { received } = await rawExchange(
+      port,
+      `POST /oauth/token HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${1024 * 1024}\r\n\r\n`,
+      1024 * 1024,
+      'GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n',
+    );
+    const statuses = [...received.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((match) => match[1]);
+    assert.deepEqual(statuses, ['413', '200'], received.slice(0, 400));
+  });
+
+  test('an upload that never ends is read only up to a bound, then the connection is cut', async () => {
+    const declared = 200 * 1024 * 1024;
+    const { received, written } = await rawExchange(
+      port,
+      `POST /oauth/token HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${declared}\r\n\r\n`,
+      declared,
+    );
+    assert.match(received, /^HTTP\/1\.1 413/);
+    assert.ok(written < 32 * 1024 * 1024, `the server read ${(written / 1024 / 1024).toFixed(0)} MiB of a refused upload`);
+  });
+});
 
 describe('no 500 ever', () => {
   test('200 random malformed requests all answer below 500 with parseable JSON', async (t) => {
