@@ -11,7 +11,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createTestDatabase, type TestDatabase } from '../test/helpers/postgres.js';
-import { exited, startServer, TOKEND_MAIN } from '../test/helpers/serve.js';
+import { exited, startServer, TOKEND_BUILT_MAIN } from '../test/helpers/serve.js';
+import { postJson } from './scenarios.js';
 
 const SECONDS = Number(process.env.SOAK_SECONDS ?? 600);
 const STORE = process.env.SOAK_STORE ?? 'sqlite';
@@ -23,12 +24,6 @@ const rssMiB = (pid: number): number => {
   return Math.round(Number(line?.replace(/\D+/g, '') ?? 0) / 1024);
 };
 
-async function post(url: string, path: string, body: unknown, authorization?: string): Promise<any> {
-  const response = await fetch(`${url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...(authorization && { authorization }) }, body: JSON.stringify(body) });
-  if (!response.ok) throw new Error(`${path}: ${response.status} ${await response.text()}`);
-  return response.json();
-}
-
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'tokend-soak-'));
   let database: TestDatabase | null = null;
@@ -39,14 +34,14 @@ async function main(): Promise<void> {
   } else {
     env.TOKEND_DATABASE_URL = `sqlite:${join(dir, 'tokend.db')}`;
   }
-  const server = await startServer({ env, args: [TOKEND_MAIN, 'serve', '--port', '0'], ...(cpus().length > 1 && { cpu: String(cpus().length - 1) }) });
+  const server = await startServer({ env, args: [TOKEND_BUILT_MAIN, 'serve', '--port', '0'], ...(cpus().length > 1 && { cpu: String(cpus().length - 1) }) });
   const pid = server.child.pid!;
   try {
     const { url } = server;
     const admin = `Bearer ${ADMIN}`;
-    const app = await post(url, '/admin/v1/apps', { name: 'soak', refresh_reuse_grace_seconds: 0 }, admin);
-    await post(url, '/admin/v1/users', { username: 'soak', password: 'soak-password' }, admin);
-    const login = await post(url, '/oauth/token', { grant_type: 'password', username: 'soak', password: 'soak-password', client_id: app.client_id, client_secret: app.client_secret });
+    const app = await postJson(url, '/admin/v1/apps', { name: 'soak', refresh_reuse_grace_seconds: 0 }, admin);
+    await postJson(url, '/admin/v1/users', { username: 'soak', password: 'soak-password' }, admin);
+    const login = await postJson(url, '/oauth/token', { grant_type: 'password', username: 'soak', password: 'soak-password', client_id: app.client_id, client_secret: app.client_secret });
     const basic = `Basic ${Buffer.from(`${app.client_id}:${app.client_secret}`).toString('base64')}`;
     const form = 'application/x-www-form-urlencoded';
 

@@ -46,7 +46,7 @@ export async function createCore(options: CoreOptions): Promise<Core> {
     hasher: new PasswordHasher(options.hashing ?? { concurrency: 2, queue: 64 }),
     keys,
     audit: new AuditLog(store, clock, onError),
-    usage: new UsageRecorder(store, 15_000, onError),
+    usage: new UsageRecorder(store, 60_000, onError),
     observer: options.observer ?? new CoreObserver(onError),
   };
 }

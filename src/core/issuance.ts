@@ -1,6 +1,6 @@
-import { randomUUID } from 'node:crypto';
 import type { Core } from './context.js';
 import { InvalidRequest } from './errors.js';
+import { timeOrderedId } from './ids.js';
 import { signAccessToken } from './jwt.js';
 import type { App, Session, Token, TokenFormat, User } from './model.js';
 import { hashSecret, mintSecret, type TokenKind } from './tokens.js';
@@ -29,7 +29,7 @@ export interface Minted {
 /** A new token of any kind, opaque or JWT, and the row the store keeps for it (its hash, never itself). */
 export async function mintToken(core: Core, spec: MintSpec): Promise<Minted> {
   const now = core.clock.now();
-  const id = randomUUID();
+  const id = timeOrderedId(now);
   const format = spec.format ?? 'opaque';
   const expiresAt = spec.ttlSeconds === null ? null : now + spec.ttlSeconds * 1000;
   let secret: string;
@@ -159,7 +159,7 @@ export interface SessionRequest {
 export async function startSession(core: Core, request: SessionRequest): Promise<{ session: Session; set: TokenSet }> {
   const now = core.clock.now();
   const session: Session = {
-    id: randomUUID(),
+    id: timeOrderedId(now),
     userId: request.user.id,
     appId: request.app.id,
     deviceInfo: checkDeviceInfo(request.deviceInfo),

@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { hash, randomBytes } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 
 /** The kinds of token tokend issues (SPEC §2). */
@@ -74,7 +74,8 @@ export function parseSecret(secret: string): SecretKind | null {
 
 /** What the store keeps instead of a secret. */
 export function hashSecret(secret: string): string {
-  return createHash('sha256').update(secret).digest('hex');
+  // The one-shot hash is a third of createHash's cost, and it runs on every verification.
+  return hash('sha256', secret, 'hex');
 }
 
 /** A JWT is three base64url parts; we only look at a string this shape as one. */

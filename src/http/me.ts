@@ -4,10 +4,26 @@ import type { Core } from '../core/context.js';
 import { createApiToken, deauthorizeSession, deleteApiToken, logout } from '../core/self-service.js';
 import { requireUser } from './auth.js';
 import { oauthError, useErrorShape } from './errors.js';
-import { ApiTokenRequest, IdParam, NextCursor, Pagination, errors } from './schemas.js';
+import { ApiTokenRequest, IdParam, NextCursor, Nullable, Pagination, errors } from './schemas.js';
 import { iso, sessionView, tokenView } from './views.js';
 
 const bearer = [{ bearer: [] }];
+
+/** `GET /v1/me`'s answer; declared so Fastify serializes it with a compiled stringifier, not JSON.stringify. */
+const MeResponse = Type.Object({
+  user_id: Type.Integer(),
+  username: Type.String(),
+  user_profile_id: Type.String(),
+  app: Type.Object({ client_id: Type.String(), name: Type.String() }),
+  token: Type.Object({
+    id: Type.String(),
+    kind: Type.String(),
+    scopes: Type.Array(Type.String()),
+    expires_at: Nullable(Type.String({ format: 'date-time' })),
+    session_id: Nullable(Type.String()),
+    install_id: Nullable(Type.String()),
+  }),
+});
 
 /** SPEC §6: what any user token may do for its own user. */
 export async function meRoutes(app: FastifyInstance, { core }: { core: Core }): Promise<void> {
@@ -21,7 +37,7 @@ export async function meRoutes(app: FastifyInstance, { core }: { core: Core }): 
         summary: 'The calling user, app and token; accepts install tokens (header or `token` query parameter)',
         security: bearer,
         querystring: Type.Object({ installid: Type.Optional(Type.String({ maxLength: 200 })), token: Type.Optional(Type.String()) }),
-        response: { 401: Type.Ref('Error'), 403: Type.Ref('Error') },
+        response: { 200: MeResponse, 401: Type.Ref('Error'), 403: Type.Ref('Error') },
       },
     },
     async (request) => {

@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SQLite from 'better-sqlite3';
 import { Kysely, SqliteDialect } from 'kysely';
+import { groupCommits } from './group-commit.js';
 import { kyselyStore, type KyselyStore } from './kysely-store.js';
 import type { Database } from './schema.js';
 
@@ -36,7 +37,8 @@ function withStatementCache(database: SQLite.Database): SQLite.Database {
 /**
  * The embedded store. WAL lets readers run beside the one writer; with
  * synchronous=NORMAL a committed transaction survives a killed process
- * (only an OS crash or power loss can lose the last commits).
+ * (only an OS crash or power loss can lose the last commits). Token and audit
+ * inserts of one event-loop turn share a commit (src/store/group-commit.ts).
  */
 export function openSqliteStore(path: string): KyselyStore {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
@@ -46,5 +48,5 @@ export function openSqliteStore(path: string): KyselyStore {
   database.pragma('busy_timeout = 5000');
   database.pragma('foreign_keys = ON');
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(database) }) });
-  return kyselyStore(db);
+  return groupCommits(kyselyStore(db));
 }

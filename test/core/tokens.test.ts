@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { InvalidRequest, InvalidScope } from '../../src/core/errors.js';
+import { timeOrderedId } from '../../src/core/ids.js';
 import { parseScope } from '../../src/core/scopes.js';
 import { PREFIXES, hashSecret, looksLikeJwt, mintSecret, parseSecret, type SecretKind } from '../../src/core/tokens.js';
 import { DUPLICATES, parseParams, rejectDuplicates } from '../../src/http/body.js';
@@ -279,5 +280,17 @@ describe('redactUrl', () => {
 
   test('never throws on an arbitrary URL', () => {
     fc.assert(fc.property(anyText, anyText, (path, query) => assert.equal(typeof redactUrl(`/${path}?${query}`), 'string')));
+  });
+});
+
+describe('time-ordered ids (UUID v7) for tokens and sessions', () => {
+  test('are RFC 9562 version 7 UUIDs that sort by time and never repeat', () => {
+    const ids = Array.from({ length: 2_000 }, (_, i) => timeOrderedId(Date.UTC(2026, 10, 24) + i));
+    for (const id of ids) assert.match(id, /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    assert.deepEqual([...ids].sort(), ids, 'later ids sort after earlier ones');
+    assert.equal(new Set(ids).size, ids.length);
+    const sameMillisecond = Array.from({ length: 1_000 }, () => timeOrderedId(Date.UTC(2026, 10, 24)));
+    assert.equal(new Set(sameMillisecond).size, 1_000, 'within one millisecond the random bits keep them apart');
+    assert.equal(sameMillisecond[0]!.slice(0, 13), timeOrderedId(Date.UTC(2026, 10, 24)).slice(0, 13), 'the first 48 bits are the time');
   });
 });

@@ -4,25 +4,28 @@ import { decodeCursor, toPage } from '../pagination.js';
 import { fromAuditRow, type Database } from '../schema.js';
 import type { AuditFilter, AuditStore, Page, PageRequest } from '../store.js';
 
+/** One audit row; also what a grouped commit runs (src/store/group-commit.ts). */
+export async function insertAuditRow(db: Kysely<Database>, event: NewAuditEvent): Promise<void> {
+  await db
+    .insertInto('audit_events')
+    .values({
+      at: event.at,
+      action: event.action,
+      actor: event.actor,
+      app_id: event.appId ?? null,
+      user_id: event.userId ?? null,
+      session_id: event.sessionId ?? null,
+      token_id: event.tokenId ?? null,
+      ip: event.ip ?? null,
+      detail: event.detail === undefined || event.detail === null ? null : JSON.stringify(event.detail),
+    })
+    .execute();
+}
+
 /** The audit trail in the Kysely store. */
 export function auditVerbs(db: Kysely<Database>): AuditStore {
   return {
-    async appendAudit(event: NewAuditEvent): Promise<void> {
-      await db
-        .insertInto('audit_events')
-        .values({
-          at: event.at,
-          action: event.action,
-          actor: event.actor,
-          app_id: event.appId ?? null,
-          user_id: event.userId ?? null,
-          session_id: event.sessionId ?? null,
-          token_id: event.tokenId ?? null,
-          ip: event.ip ?? null,
-          detail: event.detail === undefined || event.detail === null ? null : JSON.stringify(event.detail),
-        })
-        .execute();
-    },
+    appendAudit: (event: NewAuditEvent) => insertAuditRow(db, event),
 
     async listAudit(filter: AuditFilter, page: PageRequest): Promise<Page<ReturnType<typeof fromAuditRow>>> {
       const position = decodeCursor(page.cursor, 'integer');

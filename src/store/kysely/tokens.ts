@@ -5,16 +5,50 @@ import { fromSessionRow, fromTokenRow, toSessionRow, toTokenRow, type Database }
 import { revokeSessionTokens } from './revoke.js';
 import type { ExpiredTokenSweep, Page, PageRequest, Rotation, RotationResult, SweptRows, TokenFilter, TokenStore, Usage } from '../store.js';
 
+/** Token rows as one INSERT; also what a grouped commit runs (src/store/group-commit.ts). */
+export async function insertTokenRows(db: Kysely<Database>, tokens: Token[]): Promise<void> {
+  if (tokens.length === 0) return;
+  await db.insertInto('tokens').values(tokens.map(toTokenRow)).execute();
+}
+
+/** A session and its first tokens; the caller runs it inside a transaction. */
+export async function insertSessionRows(trx: Kysely<Database>, session: Session, tokens: Token[]): Promise<void> {
+  await trx.insertInto('sessions').values(toSessionRow(session)).execute();
+  if (tokens.length > 0) await trx.insertInto('tokens').values(tokens.map(toTokenRow)).execute();
+}
+
+/**
+ * Rotation's writes, inside the caller's transaction: spends the refresh token
+ * and inserts its successors. False when another caller spent it first.
+ */
+export async function consumeRefreshToken(trx: Kysely<Database>, rotation: Rotation): Promise<boolean> {
+  // The single atomic gate: only the first caller finds used_at still NULL.
+  const consumed = await trx
+    .updateTable('tokens')
+    .set({ used_at: rotation.now, successor_id: rotation.successorId, successor_sealed: rotation.successorSealed })
+    .where('hash', '=', rotation.hash)
+    .where('app_id', '=', rotation.appId)
+    .where('kind', '=', 'refresh')
+    .where('used_at', 'is', null)
+    .where('revoked_at', 'is', null)
+    .where('expires_at', '>', rotation.now)
+    .returning(['id', 'session_id'])
+    .executeTakeFirst();
+  if (consumed === undefined) return false;
+  await trx.insertInto('tokens').values(rotation.successors.map(toTokenRow)).execute();
+  if (consumed.session_id !== null) {
+    await trx.updateTable('sessions').set({ last_used_at: rotation.now }).where('id', '=', consumed.session_id).execute();
+  }
+  return true;
+}
+
 /** Session and token verbs of the Kysely store: issuance, rotation, revocation trees, usage, sweeping. */
 export function tokensVerbs(db: Kysely<Database>): TokenStore {
   return {
     // Sessions
 
     async insertSession(session: Session, tokens: Token[]): Promise<void> {
-      await db.transaction().execute(async (trx) => {
-        await trx.insertInto('sessions').values(toSessionRow(session)).execute();
-        if (tokens.length > 0) await trx.insertInto('tokens').values(tokens.map(toTokenRow)).execute();
-      });
+      await db.transaction().execute((trx) => insertSessionRows(trx, session, tokens));
     },
 
     async findSession(id: string): Promise<Session | null> {
@@ -52,10 +86,7 @@ export function tokensVerbs(db: Kysely<Database>): TokenStore {
 
     // Tokens
 
-    async insertTokens(tokens: Token[]): Promise<void> {
-      if (tokens.length === 0) return;
-      await db.insertInto('tokens').values(tokens.map(toTokenRow)).execute();
-    },
+    insertTokens: (tokens: Token[]) => insertTokenRows(db, tokens),
 
     async findTokenByHash(hash: string): Promise<Token | null> {
       const row = await db.selectFrom('tokens').selectAll().where('hash', '=', hash).executeTakeFirst();
@@ -100,26 +131,7 @@ export function tokensVerbs(db: Kysely<Database>): TokenStore {
     },
 
     async rotateRefreshToken(rotation: Rotation): Promise<RotationResult> {
-      const rotated = await db.transaction().execute(async (trx) => {
-        // The single atomic gate: only the first caller finds used_at still NULL.
-        const consumed = await trx
-          .updateTable('tokens')
-          .set({ used_at: rotation.now, successor_id: rotation.successorId, successor_sealed: rotation.successorSealed })
-          .where('hash', '=', rotation.hash)
-          .where('app_id', '=', rotation.appId)
-          .where('kind', '=', 'refresh')
-          .where('used_at', 'is', null)
-          .where('revoked_at', 'is', null)
-          .where('expires_at', '>', rotation.now)
-          .returning(['id', 'session_id'])
-          .executeTakeFirst();
-        if (consumed === undefined) return false;
-        await trx.insertInto('tokens').values(rotation.successors.map(toTokenRow)).execute();
-        if (consumed.session_id !== null) {
-          await trx.updateTable('sessions').set({ last_used_at: rotation.now }).where('id', '=', consumed.session_id).execute();
-        }
-        return true;
-      });
+      const rotated = await db.transaction().execute((trx) => consumeRefreshToken(trx, rotation));
       if (rotated) return { outcome: 'rotated' };
       return { outcome: 'lost', token: await this.findTokenByHash(rotation.hash) };
     },

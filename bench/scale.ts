@@ -1,0 +1,171 @@
+/**
+ * `npm run bench:scale`: does verification stay flat as the token table
+ * grows? For each size (10 thousand, then 10 million rows by default) a fresh
+ * store gets real tokens through tokend's API plus filler rows written straight
+ * into the table, then a restarted node (cold caches) verifies tokens it has
+ * never seen (one store read each) and one token over and over (the cache).
+ * Issue 7's target: the figure at 10 million within 15 % of the one at 10
+ * thousand. Loopback only, bounded, prints progress; not part of `npm test`.
+ *
+ *   SCALE_SIZES=10000,10000000 SCALE_STORES=sqlite,postgres BENCH_SECONDS=5 npm run bench:scale
+ */
+import autocannon from 'autocannon';
+import Database from 'better-sqlite3';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { createTestDatabase, type TestDatabase } from '../test/helpers/postgres.js';
+import { exited, TOKEND_BUILT_MAIN, type Running } from '../test/helpers/serve.js';
+import { measure, postJson, startPinned, type BenchSettings, type Figure } from './scenarios.js';
+
+const ROOT = join(import.meta.dirname, '..');
+const SIZES = (process.env.SCALE_SIZES ?? '10000,10000000').split(',').map(Number);
+const STORES = (process.env.SCALE_STORES ?? 'sqlite').split(',');
+const PRESENTED = Number(process.env.SCALE_PRESENTED ?? 12_000);
+const BATCH = 500_000;
+const ADMIN = 'scale-operator-token-0123456789abcdefghijklmnop';
+const settings: BenchSettings = {
+  seconds: Number(process.env.BENCH_SECONDS ?? 5),
+  connections: [32],
+  serverCpu: cpus().length > 1 ? String(cpus().length - 1) : null,
+  redisUrl: process.env.TOKEND_TEST_REDIS ?? 'redis://127.0.0.1:6379',
+  ceilingUrl: null,
+  ceilingPid: null,
+};
+
+const say = (line: string) => process.stderr.write(`${line}\n`);
+
+/** Opaque user access tokens through the API: a few logins, then refresh rotation, which mints one per call. */
+async function realTokens(url: string, count: number): Promise<{ tokens: string[]; appId: string; userId: number }> {
+  const admin = `Bearer ${ADMIN}`;
+  const app = await postJson(url, '/admin/v1/apps', { name: 'scale' }, admin);
+  const user = await postJson(url, '/admin/v1/users', { username: 'scale', password: 'scale-password' }, admin);
+  const credentials = { client_id: app.client_id, client_secret: app.client_secret };
+  const tokens: string[] = [];
+  await Promise.all(
+    Array.from({ length: 16 }, async () => {
+      let { refresh_token: refresh, access_token: access } = await postJson(url, '/oauth/token', { grant_type: 'password', username: 'scale', password: 'scale-password', ...credentials });
+      tokens.push(access);
+      while (tokens.length < count) {
+        ({ refresh_token: refresh, access_token: access } = await postJson(url, '/oauth/token', { grant_type: 'refresh_token', refresh_token: refresh, ...credentials }));
+        tokens.push(access);
+      }
+    }),
+  );
+  return { tokens: tokens.slice(0, count), appId: app.id, userId: user.id };
+}
+
+/** Rows that look like live access tokens of many users, written in batches with a progress line each. */
+async function fill(store: string, target: { sqlite?: string; postgres?: string }, rows: number, appId: string): Promise<void> {
+  const now = Date.now();
+  const expires = now + 86_400_000;
+  const started = performance.now();
+  const progress = (done: number) => say(`    filler ${done.toLocaleString('en')} / ${rows.toLocaleString('en')} rows, ${((performance.now() - started) / 1000).toFixed(0)} s`);
+  if (store === 'sqlite') {
+    const db = new Database(target.sqlite!);
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = OFF');
+    db.pragma('cache_size = -1000000');
+    const insert = db.prepare(
+      `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?)
+       INSERT INTO tokens (id, hash, kind, format, app_id, user_id, scopes, created_at, expires_at)
+       SELECT lower(hex(randomblob(16))), lower(hex(randomblob(32))), 'access', 'opaque', ?, abs(random() % 100000) + 1000, '', ?, ? FROM n`,
+    );
+    for (let done = 0; done < rows; ) {
+      const batch = Math.min(BATCH, rows - done);
+      db.transaction(() => insert.run(batch, appId, now, expires))();
+      done += batch;
+      progress(done);
+    }
+    db.pragma('wal_checkpoint(TRUNCATE)');
+    db.close();
+  } else {
+    const client = new pg.Client({ connectionString: target.postgres! });
+    await client.connect();
+    for (let done = 0; done < rows; ) {
+      const batch = Math.min(BATCH, rows - done);
+      await client.query(
+        `INSERT INTO tokens (id, hash, kind, format, app_id, user_id, scopes, created_at, expires_at)
+         SELECT md5(random()::text || i), encode(sha256((random()::text || i)::bytea), 'hex'), 'access', 'opaque', $1, (random() * 100000)::int + 1000, '', $2, $3
+         FROM generate_series(1, $4) AS i`,
+        [appId, now, expires, batch],
+      );
+      done += batch;
+      progress(done);
+    }
+    await client.query('ANALYZE tokens');
+    await client.end();
+  }
+}
+
+async function stop(server: Running): Promise<void> {
+  const stopped = exited(server.child);
+  server.child.kill('SIGTERM');
+  await stopped;
+}
+
+async function atSize(store: string, size: number): Promise<Figure[]> {
+  say(`${store}: ${size.toLocaleString('en')} tokens`);
+  const dir = mkdtempSync(join(tmpdir(), 'tokend-scale-'));
+  let database: TestDatabase | null = null;
+  // 16 parallel logins of one user: raise the login limits so only the hashing queue acts.
+  const env: Record<string, string> = { TOKEND_ADMIN_TOKEN: ADMIN, TOKEND_LOG_LEVEL: 'warn', TOKEND_SWEEP_INTERVAL: '0', TOKEND_ISSUER: 'http://tokend.scale', TOKEND_LOGIN_LIMIT_USER: '1000000', TOKEND_LOGIN_LIMIT_IP: '1000000' };
+  const sqlitePath = join(dir, 'tokend.db');
+  if (store === 'postgres') {
+    database = await createTestDatabase();
+    Object.assign(env, { TOKEND_DATABASE_URL: database.url, TOKEND_REDIS_URL: settings.redisUrl });
+  } else {
+    env.TOKEND_DATABASE_URL = `sqlite:${sqlitePath}`;
+  }
+  try {
+    let server = await startPinned(settings, [TOKEND_BUILT_MAIN, 'serve', '--port', '0'], env);
+    const presented = Math.min(PRESENTED, Math.floor(size / 2));
+    let made: Awaited<ReturnType<typeof realTokens>>;
+    try {
+      made = await realTokens(server.url, presented);
+    } finally {
+      await stop(server);
+    }
+    const { tokens, appId } = made;
+    // Rotation wrote an access and a refresh row per token; the filler brings the table to `size`.
+    await fill(store, { sqlite: sqlitePath, ...(database !== null && { postgres: database.url }) }, Math.max(0, size - 2 * presented), appId);
+    if (store === 'sqlite') say(`    database file ${(statSync(sqlitePath).size / 2 ** 20).toFixed(0)} MiB`);
+    server = await startPinned(settings, [TOKEND_BUILT_MAIN, 'serve', '--port', '0'], env);
+    try {
+      const label = `${size.toLocaleString('en')} tokens`;
+      const queue = [...tokens];
+      const firstSight: autocannon.Options = {
+        url: `${server.url}/v1/me`,
+        amount: queue.length,
+        requests: [{ setupRequest: (request) => ({ ...request, headers: { ...request.headers, authorization: `Bearer ${queue.pop() ?? 'none'}` } }) }],
+      };
+      return [
+        await measure(settings, `verify: GET /v1/me, opaque (first sight), ${label}`, store, 32, firstSight, null),
+        await measure(settings, `verify: GET /v1/me, opaque (repeat), ${label}`, store, 32, { url: `${server.url}/v1/me`, headers: { authorization: `Bearer ${tokens[0]}` } }),
+      ];
+    } finally {
+      await stop(server);
+    }
+  } finally {
+    await database?.drop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const figures: Figure[] = [];
+for (const store of STORES) for (const size of SIZES) figures.push(...(await atSize(store, size)));
+const lines = figures.map((f) => `| ${f.scenario} | ${f.store} | ${f.requestsPerSecond} | ${f.p50} | ${f.p99} | ${f.errors} |`);
+console.log(['| scenario | store | req/s | p50 ms | p99 ms | errors |', '|---|---|---:|---:|---:|---:|', ...lines].join('\n'));
+for (const store of STORES) {
+  for (const kind of ['first sight', 'repeat']) {
+    const pick = (size: number) => figures.find((f) => f.store === store && f.scenario.includes(kind) && f.scenario.endsWith(`${size.toLocaleString('en')} tokens`));
+    const small = pick(SIZES[0]!);
+    const large = pick(SIZES.at(-1)!);
+    if (small && large) {
+      const ratio = large.requestsPerSecond / small.requestsPerSecond;
+      console.log(`${store}, ${kind}: ${SIZES.at(-1)!.toLocaleString('en')} tokens at ${(ratio * 100).toFixed(0)} % of ${SIZES[0]!.toLocaleString('en')} — ${ratio >= 0.85 ? 'met' : 'NOT met'} (within 15 %)`);
+    }
+  }
+}
+writeFileSync(join(ROOT, 'bench/results/scale.json'), `${JSON.stringify({ at: new Date().toISOString(), sizes: SIZES, figures }, null, 2)}\n`);

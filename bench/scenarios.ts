@@ -1,0 +1,297 @@
+/**
+ * The benchmark's scenarios on one tokend node: verification, introspection
+ * and issuance, each made ready through tokend's own API. Every figure is a
+ * steady state: one uncounted second first, then the measured run.
+ */
+import autocannon from 'autocannon';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createTestDatabase, type TestDatabase } from '../test/helpers/postgres.js';
+import { exited, startServer, TOKEND_BUILT_MAIN, type Running } from '../test/helpers/serve.js';
+
+export interface Figure {
+  scenario: string;
+  store: string;
+  connections: number;
+  requestsPerSecond: number;
+  p50: number;
+  p99: number;
+  errors: number;
+  /** Against the ceiling at the same connection count (or, for the password grant, the raw argon2id rate). */
+  ratio?: number;
+  /** What `ratio` is measured against, when it is not the ceiling. */
+  against?: 'argon2id';
+  /** The ceiling's req/s in the slices alternated with this scenario's, when it was paired. */
+  ceiling?: number;
+  /** Server CPU time per request, in µs (this scenario's, and the paired ceiling's). */
+  cpuUs?: number;
+  ceilingCpuUs?: number;
+  /** The ceiling's CPU per request over this scenario's: a ratio that time stolen by other machines cannot move. */
+  cpuRatio?: number;
+}
+
+export interface BenchSettings {
+  seconds: number;
+  /** Connection counts for the verification scenarios; issuance runs at the first. */
+  connections: number[];
+  /** The core servers are pinned to, or null on a one-core machine. */
+  serverCpu: string | null;
+  redisUrl: string;
+  /** The ceiling server; scenarios alternate with it slice by slice (see measure). */
+  ceilingUrl: string | null;
+  ceilingPid: number | null;
+}
+
+const ADMIN = 'bench-operator-token-0123456789abcdefghijklmnop';
+const FORM = 'application/x-www-form-urlencoded';
+
+/** A server process of the benchmark, kept off the load generator's core. */
+export const startPinned = (settings: BenchSettings, args: string[], env: Record<string, string>): Promise<Running> =>
+  startServer({ args, env, ...(settings.serverCpu !== null && { cpu: settings.serverCpu }) });
+
+/** autocannon's figures for one run: requests, seconds, latency, failures. */
+interface Slice {
+  /** CPU seconds the server used during the slice (user + system, all its threads). */
+  cpu: number;
+  requests: number;
+  seconds: number;
+  p50: number;
+  p99: number;
+  errors: number;
+}
+
+/** A process's CPU seconds so far (user + system, every thread), from /proc: 0 where there is none. */
+function cpuSeconds(pid: number | null): number {
+  if (pid === null) return 0;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+  } catch {
+    return 0;
+  }
+}
+
+/** Linux's USER_HZ, the unit of /proc/PID/stat's times. */
+const CLOCK_TICKS = 100;
+
+async function slice(connections: number, options: autocannon.Options, pid: number | null): Promise<Slice> {
+  const before = cpuSeconds(pid);
+  const result = await autocannon({ connections, ...options });
+  return {
+    cpu: cpuSeconds(pid) - before,
+    requests: result.requests.total,
+    seconds: result.duration || 1,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    errors: result.errors + result.timeouts + result.non2xx,
+  };
+}
+
+const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+
+/**
+ * One scenario's figure. With `pairedCeiling`, the run is cut into one-second
+ * slices alternating with slices of the ceiling, and the ratio is taken over
+ * the sums: this shared machine's speed drifts by tens of percent within
+ * minutes, and alternating cancels what drifts slower than a slice. p50 is
+ * the median of the slices' p50s, p99 the worst slice's p99. With the server's
+ * pid, the server's CPU time per request is taken too: CPU time that another
+ * machine steals is not counted, so the ratio of CPU per request is the
+ * steadiest figure this machine gives.
+ */
+export async function measure(
+  settings: BenchSettings,
+  scenario: string,
+  store: string,
+  connections: number,
+  options: autocannon.Options,
+  warmUp: autocannon.Options | null = options,
+  pairedCeiling: string | null = null,
+  serverPid: number | null = null,
+): Promise<Figure> {
+  process.stderr.write(`  ${store.padEnd(9)} ${scenario}, ${connections} connections … `);
+  if (warmUp !== null) await autocannon({ connections, duration: 1, ...warmUp });
+  const slices = pairedCeiling === null ? 1 : settings.seconds;
+  const mine: Slice[] = [];
+  const ceiling: Slice[] = [];
+  for (let i = 0; i < slices; i += 1) {
+    if (pairedCeiling !== null) ceiling.push(await slice(connections, { url: pairedCeiling, duration: 1 }, settings.ceilingPid));
+    const length = options.amount !== undefined ? { amount: Math.floor(options.amount / slices) } : { duration: settings.seconds / slices };
+    mine.push(await slice(connections, { ...options, ...length }, serverPid));
+  }
+  const rate = (runs: Slice[]) => runs.reduce((sum, run) => sum + run.requests, 0) / runs.reduce((sum, run) => sum + run.seconds, 0);
+  const figure: Figure = {
+    scenario,
+    store,
+    connections,
+    requestsPerSecond: Math.round(rate(mine)),
+    p50: median(mine.map((run) => run.p50)),
+    p99: Math.max(...mine.map((run) => run.p99)),
+    errors: mine.reduce((sum, run) => sum + run.errors, 0),
+  };
+  if (pairedCeiling !== null) {
+    figure.ceiling = Math.round(rate(ceiling));
+    figure.ratio = Number((rate(mine) / rate(ceiling)).toFixed(2));
+  }
+  const perRequest = (runs: Slice[]) => (1e6 * runs.reduce((sum, run) => sum + run.cpu, 0)) / Math.max(1, runs.reduce((sum, run) => sum + run.requests, 0));
+  if (serverPid !== null) figure.cpuUs = Math.round(perRequest(mine));
+  if (serverPid !== null && settings.ceilingPid !== null && ceiling.length > 0) {
+    figure.ceilingCpuUs = Math.round(perRequest(ceiling));
+    figure.cpuRatio = Number((perRequest(ceiling) / perRequest(mine)).toFixed(2));
+  }
+  process.stderr.write(`${figure.requestsPerSecond} req/s, p99 ${figure.p99} ms${figure.ratio !== undefined ? `, ${figure.ratio}× the ceiling beside it` : ''}${figure.errors ? `, ${figure.errors} errors` : ''}
+`);
+  return figure;
+}
+
+/** POSTs JSON to a tokend the benchmark set up, and wants a 2xx: setup that fails stops the run. */
+export async function postJson(url: string, path: string, body: unknown, authorization?: string): Promise<any> {
+  const response = await fetch(`${url}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(authorization && { authorization }) },
+    body: JSON.stringify(body),
+  });
+  if (!response.ok) throw new Error(`${path}: ${response.status} ${await response.text()}`);
+  return response.json();
+}
+
+interface Client {
+  id: string;
+  client_id: string;
+  client_secret: string;
+}
+
+const basicOf = (app: Client) => `Basic ${Buffer.from(`${app.client_id}:${app.client_secret}`).toString('base64')}`;
+
+/**
+ * Refresh rotation at full speed: every request spends one refresh token from
+ * a shared pool and puts its successor back, so each connection always holds a
+ * live one. `issued` collects the new access tokens (fresh JWTs for first sight).
+ */
+export function rotation(url: string, app: Client, pool: string[], issued?: string[]): autocannon.Options {
+  return {
+    url: `${url}/oauth/token`,
+    requests: [
+      {
+        method: 'POST',
+        headers: { authorization: basicOf(app), 'content-type': FORM },
+        setupRequest: (request) => ({ ...request, body: `grant_type=refresh_token&refresh_token=${pool.pop() ?? 'tkr_spent'}` }),
+        onResponse: (status, body) => {
+          if (status !== 200) return;
+          const answer = JSON.parse(body) as { access_token: string; refresh_token: string };
+          pool.push(answer.refresh_token);
+          issued?.push(answer.access_token);
+        },
+      },
+    ],
+  };
+}
+
+/** `GET /v1/me`, each request with a token never presented before. */
+const firstSight = (url: string, tokens: string[]): autocannon.Options => ({
+  url: `${url}/v1/me`,
+  requests: [{ setupRequest: (request) => ({ ...request, headers: { ...request.headers, authorization: `Bearer ${tokens.pop() ?? 'none'}` } }) }],
+});
+
+/** One tokend node on a store, with what the scenarios need made through its own API. */
+export async function benchStore(settings: BenchSettings, store: string): Promise<Figure[]> {
+  let database: TestDatabase | null = null;
+  const dir = mkdtempSync(join(tmpdir(), 'tokend-bench-'));
+  const env: Record<string, string> = {
+    TOKEND_ADMIN_TOKEN: ADMIN,
+    TOKEND_LOG_LEVEL: 'warn',
+    TOKEND_SWEEP_INTERVAL: '0',
+    TOKEND_ISSUER: 'http://tokend.bench',
+    // The password scenario is one user logging in at full speed: only the hashing queue may act.
+    TOKEND_LOGIN_LIMIT_USER: '1000000',
+    TOKEND_LOGIN_LIMIT_IP: '1000000',
+  };
+  if (store === 'postgres') {
+    database = await createTestDatabase();
+    Object.assign(env, { TOKEND_DATABASE_URL: database.url, TOKEND_REDIS_URL: settings.redisUrl });
+  } else {
+    env.TOKEND_DATABASE_URL = `sqlite:${join(dir, 'tokend.db')}`;
+  }
+  const { child, url } = await startPinned(settings, [TOKEND_BUILT_MAIN, 'serve', '--port', '0'], env);
+  const run = (scenario: string, connections: number, options: autocannon.Options, warmUp?: autocannon.Options | null) =>
+    measure(settings, scenario, store, connections, options, warmUp === undefined ? options : warmUp, settings.ceilingUrl, child.pid ?? null);
+  try {
+    const admin = `Bearer ${ADMIN}`;
+    const opaque: Client = await postJson(url, '/admin/v1/apps', { name: 'opaque' }, admin);
+    const jwt: Client = await postJson(url, '/admin/v1/apps', { name: 'jwt', access_token_format: 'jwt' }, admin);
+    await postJson(url, '/admin/v1/users', { username: 'bench', password: 'bench-password' }, admin);
+    const passwordBody = (app: Client) => ({ grant_type: 'password', username: 'bench', password: 'bench-password', client_id: app.client_id, client_secret: app.client_secret });
+    const login = (app: Client) => postJson(url, '/oauth/token', passwordBody(app));
+    const opaqueToken = (await login(opaque)).access_token as string;
+    const jwtToken = (await login(jwt)).access_token as string;
+    const masterKey = (await postJson(url, `/admin/v1/apps/${opaque.id}/master-keys`, {}, admin)).key as string;
+    const first = settings.connections[0]!;
+    const me = (token: string): autocannon.Options => ({ url: `${url}/v1/me`, headers: { authorization: `Bearer ${token}` } });
+    const figures: Figure[] = [];
+
+    for (const connections of settings.connections) {
+      figures.push(await run('verify: GET /v1/me, opaque (repeat)', connections, me(opaqueToken)));
+      figures.push(await run('verify: GET /v1/me, JWT (repeat)', connections, me(jwtToken)));
+      figures.push(
+        await run('introspect: POST /oauth/introspect', connections, {
+          url: `${url}/oauth/introspect`,
+          method: 'POST',
+          headers: { authorization: basicOf(opaque), 'content-type': FORM },
+          body: `token=${opaqueToken}`,
+        }),
+      );
+    }
+
+    figures.push(
+      await run('issue: client_credentials', first, {
+        url: `${url}/oauth/token`,
+        method: 'POST',
+        headers: { authorization: basicOf(opaque), 'content-type': FORM },
+        body: 'grant_type=client_credentials',
+      }),
+    );
+    figures.push(await run('issue: master-key get_token', first, { url: `${url}/api/auth/v1.0/get_token/`, method: 'POST', headers: { authorization: `Token ${masterKey}` } }));
+
+    // Sessions for rotation, then rotation; the JWT app's run also yields fresh JWTs for first sight. Each
+    // run's end abandons up to one spent token per connection (its answer never read): the warm-up and
+    // every measured slice need a session per connection.
+    const sessions = async (app: Client): Promise<string[]> => {
+      const refreshTokens: string[] = [];
+      // 16 logins at a time stay inside the server's hashing queue (TOKEND_HASH_QUEUE, 64).
+      while (refreshTokens.length < (settings.seconds + 2) * first) refreshTokens.push(...(await Promise.all(Array.from({ length: 16 }, async () => (await login(app)).refresh_token as string))));
+      return refreshTokens;
+    };
+    figures.push(await run('issue: refresh rotation (opaque access)', first, rotation(url, opaque, await sessions(opaque))));
+    const fresh: string[] = [];
+    figures.push(await run('issue: refresh rotation (JWT access)', first, rotation(url, jwt, await sessions(jwt), fresh)));
+    const warm = Math.min(1_000, Math.floor(fresh.length / 4));
+    await autocannon({ connections: first, amount: warm, ...firstSight(url, fresh) });
+    figures.push(await run(`verify: GET /v1/me, JWT (first sight, ${fresh.length} tokens)`, first, { amount: fresh.length, ...firstSight(url, fresh) }, null));
+
+    const passwordGrant: autocannon.Options = {
+      url: `${url}/oauth/token`,
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(passwordBody(opaque)),
+    };
+    const password = await run('issue: password grant', first, passwordGrant);
+    password.against = 'argon2id';
+    figures.push(password);
+    // Verification while logins flood the hasher: both loads at once, only /v1/me counted.
+    const [, duringFlood] = await Promise.all([
+      // Long enough for the measured run: a warm-up second, then its slices alternating with the ceiling's.
+      autocannon({ connections: first, duration: 2 * settings.seconds + 2, ...passwordGrant }),
+      run('verify: GET /v1/me, opaque, during a login flood', first, me(opaqueToken)),
+    ]);
+    figures.push(duringFlood);
+    return figures;
+  } finally {
+    const stopped = exited(child);
+    child.kill('SIGTERM');
+    await stopped;
+    await database?.drop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

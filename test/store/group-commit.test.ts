@@ -1,0 +1,78 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import type { KyselyStore } from '../../src/store/kysely-store.js';
+import { openSqliteStore } from '../../src/store/sqlite.js';
+import { DAY, newApp, newSession, newToken, newUser, rotation, T0 } from './fixtures.js';
+
+/** SQLite token and audit inserts of one event-loop turn share a commit (src/store/group-commit.ts). */
+describe('grouped commits on SQLite', () => {
+  let dir: string;
+  let store: KyselyStore;
+  let appId: string;
+  let userId: number;
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'tokend-group-'));
+    store = openSqliteStore(join(dir, 'tokend.db'));
+    await store.migrate();
+    const app = newApp();
+    await store.insertApp(app);
+    appId = app.id;
+    userId = (await store.insertUser(newUser()))!.id;
+  });
+  after(async () => {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('200 concurrent token and audit writes all resolve committed and readable', async () => {
+    const tokens = Array.from({ length: 200 }, () => newToken('access', { appId }));
+    await Promise.all(tokens.flatMap((token) => [store.insertTokens([token]), store.appendAudit({ at: T0, action: 'token.issued', actor: 'system', tokenId: token.id })]));
+    for (const token of tokens) assert.equal((await store.findTokenById(token.id))?.hash, token.hash);
+    const audit = await store.listAudit({ action: 'token.issued' }, { limit: 1000, cursor: null });
+    assert.equal(audit.items.filter((event) => tokens.some((t) => t.id === event.tokenId)).length, 200);
+  });
+
+  test('one bad row in a shared commit fails only its own caller', async () => {
+    const taken = newToken('access', { appId });
+    await store.insertTokens([taken]);
+    const good = Array.from({ length: 20 }, () => newToken('access', { appId }));
+    const duplicate = newToken('access', { appId }, { hash: taken.hash });
+    const results = await Promise.allSettled([...good.slice(0, 10), duplicate, ...good.slice(10)].map((token) => store.insertTokens([token])));
+    assert.deepEqual(results.map((r) => r.status), [...Array(10).fill('fulfilled'), 'rejected', ...Array(10).fill('fulfilled')]);
+    for (const token of good) assert.ok((await store.findTokenById(token.id)) !== null, 'a neighbour of the bad row was committed');
+    assert.equal(await store.findTokenById(duplicate.id), null, 'the bad row left nothing behind');
+  });
+
+  test('a session whose token cannot be written leaves no session behind; its neighbours commit', async () => {
+    const taken = newToken('access', { appId });
+    await store.insertTokens([taken]);
+    const good = newSession(userId, appId);
+    const bad = newSession(userId, appId);
+    const results = await Promise.allSettled([
+      store.insertSession(good, [newToken('access', { appId, userId, sessionId: good.id })]),
+      store.insertSession(bad, [newToken('access', { appId, userId, sessionId: bad.id }), newToken('refresh', { appId, userId, sessionId: bad.id }, { hash: taken.hash })]),
+      store.insertTokens([newToken('access', { appId })]),
+    ]);
+    assert.deepEqual(results.map((r) => r.status), ['fulfilled', 'rejected', 'fulfilled']);
+    assert.ok((await store.findSession(good.id)) !== null);
+    assert.equal(await store.findSession(bad.id), null, 'the savepoint took the session back with its failed token');
+  });
+
+  test('20 rotations of one refresh token in one turn: exactly one wins, and only its successors exist', async () => {
+    const session = newSession(userId, appId);
+    const refresh = newToken('refresh', { appId, userId, sessionId: session.id }, { expiresAt: T0 + 14 * DAY });
+    await store.insertSession(session, [refresh]);
+    const attempts = Array.from({ length: 20 }, () => rotation(refresh, T0 + 1000));
+    const results = await Promise.all(attempts.map((r) => store.rotateRefreshToken(r)));
+    assert.equal(results.filter((r) => r.outcome === 'rotated').length, 1);
+    const winner = attempts[results.findIndex((r) => r.outcome === 'rotated')]!;
+    for (const attempt of attempts) {
+      for (const successor of attempt.successors) assert.equal((await store.findTokenById(successor.id)) !== null, attempt === winner);
+    }
+    const lost = results.find((r) => r.outcome === 'lost');
+    assert.ok(lost !== undefined && lost.outcome === 'lost' && lost.token?.successorId === winner.successorId);
+  });
+});
