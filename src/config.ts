@@ -1,3 +1,6 @@
+import { readFileSync } from 'node:fs';
+import { parseForwardAuthRules, RulesError, type ForwardAuthRule } from './core/forward-auth-rules.js';
+
 /**
  * Configuration (SPEC §3): environment variables, each also a `tokend serve` flag.
  * Validated once at start-up into a frozen object; a bad value is a ConfigError
@@ -26,6 +29,8 @@ export interface Config {
   readonly sweepIntervalSeconds: number;
   /** When set, GET /metrics wants it as a Bearer token; null leaves /metrics open on the listen address. */
   readonly metricsToken: string | null;
+  /** Route rules of GET /v1/forward-auth, read from TOKEND_FORWARD_AUTH_RULES; null keeps the default rule. */
+  readonly forwardAuthRules: readonly ForwardAuthRule[] | null;
 }
 
 export interface LoginLimits {
@@ -67,6 +72,7 @@ export const SETTINGS = [
   { env: 'TOKEND_DATABASE_TIMEOUT_MS', flag: 'database-timeout-ms', help: 'Postgres statement timeout in ms (connecting: half of it)', fallback: '5000' },
   { env: 'TOKEND_TRUST_PROXY', flag: 'trust-proxy', help: 'comma-separated proxy addresses whose X-Forwarded-For is trusted', fallback: '' },
   { env: 'TOKEND_SWEEP_INTERVAL', flag: 'sweep-interval', help: 'seconds between sweeps of long-expired tokens (0 = off)', fallback: '300' },
+  { env: 'TOKEND_FORWARD_AUTH_RULES', flag: 'forward-auth-rules', help: 'JSON file of route rules for GET /v1/forward-auth (unset = any access, API or service token)', fallback: undefined },
   { env: 'TOKEND_METRICS_TOKEN', flag: 'metrics-token', help: 'Bearer token GET /metrics requires (at least 32 characters; unset = open)', fallback: undefined },
 ] as const;
 
@@ -106,6 +112,22 @@ function databaseUrl(raw: string): string {
     return raw;
   }
   return url('TOKEND_DATABASE_URL', raw, ['postgres:', 'postgresql:']);
+}
+
+function forwardAuthRules(path: string | undefined): readonly ForwardAuthRule[] | null {
+  if (path === undefined) return null;
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new ConfigError('TOKEND_FORWARD_AUTH_RULES', `names a file that cannot be read (${shown(path)}: ${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  try {
+    return parseForwardAuthRules(text);
+  } catch (error) {
+    if (error instanceof RulesError) throw new ConfigError('TOKEND_FORWARD_AUTH_RULES', `(${shown(path)}) ${error.message}`);
+    throw error;
+  }
 }
 
 /**
@@ -160,6 +182,7 @@ export function loadConfig(env: Source, overrides: Source = {}): Config {
     databaseTimeoutMs: integer('TOKEND_DATABASE_TIMEOUT_MS', fallback('TOKEND_DATABASE_TIMEOUT_MS'), 100, 600_000),
     sweepIntervalSeconds: integer('TOKEND_SWEEP_INTERVAL', fallback('TOKEND_SWEEP_INTERVAL'), 0, 86_400),
     metricsToken,
+    forwardAuthRules: forwardAuthRules(read('TOKEND_FORWARD_AUTH_RULES')),
     trustProxy: Object.freeze(
       fallback('TOKEND_TRUST_PROXY')
         .split(',')

@@ -42,7 +42,7 @@ export async function serve(overrides: Record<string, string>): Promise<void> {
     report(error);
   };
   const runtime = await openRuntime({ overrides, issuerPort: port, cluster: true, onError });
-  const app = await buildApp({ core: runtime.core, logLevel: config.logLevel, trustProxy: config.trustProxy, version: VERSION, metricsToken: config.metricsToken });
+  const app = await buildApp({ core: runtime.core, logLevel: config.logLevel, trustProxy: config.trustProxy, version: VERSION, metricsToken: config.metricsToken, forwardAuthRules: config.forwardAuthRules });
   report = (error) => app.log.error({ err: error }, 'background task failed');
   runtime.core.usage.start();
   const sweeper =

@@ -71,10 +71,17 @@ export class InvalidToken extends TokendError {
   }
 }
 
-/** RFC 6750 §3.1: the token is good but lacks a scope the request needs. */
+/**
+ * RFC 6750 §3.1: the token is good but lacks a scope the request needs. With
+ * `scope` null, no scope would lift the refusal (forward-auth's uncovered route),
+ * and the description says why instead.
+ */
 export class InsufficientScope extends TokendError {
-  constructor(readonly scope: string) {
-    super('insufficient_scope', 403, `this request needs the scope "${scope}"`);
+  constructor(
+    readonly scope: string | null,
+    description = `this request needs the scope "${scope}"`,
+  ) {
+    super('insufficient_scope', 403, description);
   }
 }
 

@@ -1,8 +1,16 @@
 import { deeplinkFor } from './apps.js';
 import type { Actor, Core } from './context.js';
-import { InvalidRequest } from './errors.js';
+import { InvalidRequest, InvalidToken } from './errors.js';
 import { mintToken, type Minted } from './issuance.js';
-import type { App } from './model.js';
+import type { App, Token } from './model.js';
+
+/**
+ * SPEC §5.3: an install token is good only for its own install, named once by
+ * the request's `installid`; every door that admits install tokens asks this.
+ */
+export function checkInstallBinding(token: Token, installIds: readonly string[]): void {
+  if (installIds.length !== 1 || installIds[0] !== token.installId) throw new InvalidToken('this install token belongs to another install id');
+}
 
 /** Install ids are what a device calls itself: 1 to 200 printable characters. */
 export function checkInstallId(installId: string | undefined): string {

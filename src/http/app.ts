@@ -4,9 +4,12 @@ import Ajv from 'ajv';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { DestinationStream } from 'pino';
 import type { Core } from '../core/context.js';
+import type { ForwardAuthRule } from '../core/forward-auth-rules.js';
 import { InvalidRequest, NotFound } from '../core/errors.js';
 import { adminRoutes } from './admin/index.js';
 import { dialectRoutes } from './dialects/index.js';
+import { forwardAuthRoutes } from './forward-auth.js';
+import { revocationFeedRoutes } from './revocation-feed.js';
 import { jsonApiError } from './dialects/jsonapi.js';
 import { BODY_LIMIT, parseParams, registerBodyParsers, rejectDuplicates } from './body.js';
 import { oauthError, sendError } from './errors.js';
@@ -28,6 +31,8 @@ export interface AppOptions {
   version?: string;
   /** When set, GET /metrics wants it as a Bearer token (TOKEND_METRICS_TOKEN); open otherwise. */
   metricsToken?: string | null;
+  /** Route rules of GET /v1/forward-auth (TOKEND_FORWARD_AUTH_RULES); null or absent keeps the default rule. */
+  forwardAuthRules?: readonly ForwardAuthRule[] | null;
 }
 
 /**
@@ -58,19 +63,28 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? bodyAjv : urlAjv).compile(schema));
 
   registerBodyParsers(app);
-  app.addHook('onRequest', async (request) => rejectDuplicates(request.query as object, 'query'));
+  // Hooks that run on every request are callback hooks: an async hook costs a promise per request.
+  app.addHook('onRequest', (request, _reply, done) => {
+    try {
+      rejectDuplicates(request.query as object, 'query');
+      done();
+    } catch (error) {
+      done(error as Error);
+    }
+  });
   // While draining (SIGTERM), each answer closes its connection so keep-alive sockets do not hold shutdown open.
   let closing = false;
   app.addHook('preClose', async () => {
     closing = true;
   });
-  app.addHook('onSend', async (request, reply) => {
+  app.addHook('onSend', (request, reply, payload, done) => {
     if (closing) reply.header('connection', 'close');
     reply.header('x-content-type-options', 'nosniff');
     // SPEC §9: any answer to a request with a token in its URL, errors included, is private.
     const query = request.query as Record<string, unknown> | undefined;
     if (query?.token !== undefined || query?.access_token !== undefined) reply.header('cache-control', 'private, no-store');
     else if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
+    done(null, payload);
   });
   for (const schema of SHARED_SCHEMAS) app.addSchema(schema);
 
@@ -110,6 +124,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(leakedTokenRoutes, { core });
   await app.register(adminRoutes, { core, prefix: '/admin/v1' });
   await app.register(dialectRoutes, { core });
+  await app.register(forwardAuthRoutes, { core, rules: options.forwardAuthRules ?? null });
+  await app.register(revocationFeedRoutes, { core });
 
   app.setNotFoundHandler((request, reply) => sendError(request, reply, new NotFound('route'), oauthError));
   app.setErrorHandler((error, request, reply) => sendError(request, reply, error, oauthError));

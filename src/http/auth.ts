@@ -1,6 +1,7 @@
 import type { FastifyRequest } from 'fastify';
 import type { Core } from '../core/context.js';
 import { InvalidRequest, InvalidToken } from '../core/errors.js';
+import { checkInstallBinding } from '../core/install-tokens.js';
 import type { User } from '../core/model.js';
 import { authenticateOperator, type Operator } from '../core/operators.js';
 import { doorOfRoute } from './doors.js';
@@ -69,7 +70,7 @@ export async function requireUser(core: Core, request: FastifyRequest, options: 
   if (kind === 'install') {
     if (!options.installTokens) throw new InvalidToken('install tokens are not accepted by this endpoint');
     const installId = ((request.query ?? {}) as Query).installid;
-    if (installId === undefined || installId !== verified.token.installId) throw new InvalidToken('this install token belongs to another install id');
+    checkInstallBinding(verified.token, installId === undefined ? [] : [installId]);
   } else if (inUrl || !USER_KINDS.includes(kind)) {
     throw new InvalidToken(`a ${kind} token is not accepted by this endpoint`);
   }

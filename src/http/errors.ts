@@ -57,7 +57,9 @@ function challengeHeaders(reply: FastifyReply, error: TokendError): void {
   if (error instanceof InvalidToken) {
     reply.header('www-authenticate', `Bearer realm="tokend", error="invalid_token", error_description="${error.description}"`);
   } else if (error instanceof InsufficientScope) {
-    reply.header('www-authenticate', `Bearer realm="tokend", error="insufficient_scope", scope="${error.scope}"`);
+    // RFC 6750 §3: `scope` names what is missing, when a scope would help at all.
+    const scope = error.scope === null ? '' : `, scope="${error.scope}"`;
+    reply.header('www-authenticate', `Bearer realm="tokend", error="insufficient_scope"${scope}`);
   } else if (error instanceof InvalidClient && error.basic) {
     reply.header('www-authenticate', 'Basic realm="tokend"');
   } else if (error instanceof RateLimited) {

@@ -1,0 +1,100 @@
+import { InvalidResponseError } from '../errors.js';
+import { call, jsonOf, type Clock, type Fetch } from '../http.js';
+import type { TokenIdentity, TokenKind } from './identity.js';
+import { RevocationLedger, type FeedRevocation, type KnownFacts } from './revocations.js';
+
+interface Entry {
+  identity: TokenIdentity | null;
+  facts: KnownFacts | null;
+  at: number;
+  epoch: number;
+}
+
+export interface IntrospectionOptions {
+  url: string;
+  authorization: string;
+  fetch: Fetch;
+  clock: Clock;
+  /** How long an answer is reused while the feed vouches (events evict it earlier); default 30 s. */
+  vouchedCacheMs: number;
+  /** How long an answer is reused without a vouching feed; default 500 ms, inside the 1 s bound. */
+  cacheMs: number;
+  maxEntries: number;
+}
+
+const KINDS: readonly TokenKind[] = ['access', 'refresh', 'service', 'install', 'api'];
+
+/**
+ * RFC 7662 introspection at tokend, with a short cache keyed by the token's
+ * SHA-256 and one request in flight per token however many callers ask. An
+ * inactive answer is final (a dead token never comes back), so it is kept as
+ * long as an active one is while vouched.
+ */
+export class Introspector {
+  private readonly cache = new Map<string, Entry>();
+  private readonly inFlight = new Map<string, Promise<Entry>>();
+  /** Counts revocations heard; an answer asked for before one of them is only kept briefly. */
+  private generation = 0;
+
+  constructor(private readonly options: IntrospectionOptions) {}
+
+  async introspect(token: string, hash: string, epoch: number | null): Promise<TokenIdentity | null> {
+    const now = this.options.clock.now();
+    const cached = this.cache.get(hash);
+    if (cached !== undefined) {
+      const vouched = epoch !== null && (cached.epoch === epoch || cached.identity === null);
+      if (now - cached.at < (vouched ? this.options.vouchedCacheMs : this.options.cacheMs)) return cached.identity;
+      this.cache.delete(hash);
+    }
+    let pending = this.inFlight.get(hash);
+    if (pending === undefined) {
+      pending = this.ask(token, hash, epoch).finally(() => this.inFlight.delete(hash));
+      this.inFlight.set(hash, pending);
+    }
+    return (await pending).identity;
+  }
+
+  /** Drops every cached answer the revocation may have changed. */
+  forget(event: FeedRevocation): void {
+    this.generation++;
+    for (const [hash, entry] of this.cache) {
+      if (entry.facts !== null && RevocationLedger.touches(event, entry.facts)) this.cache.delete(hash);
+    }
+  }
+
+  private async ask(token: string, hash: string, epoch: number | null): Promise<Entry> {
+    const at = this.options.clock.now();
+    const generation = this.generation;
+    const response = await call(this.options.fetch, this.options.url, {
+      method: 'POST',
+      headers: { authorization: this.options.authorization, 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+      body: new URLSearchParams({ token }).toString(),
+    });
+    const body = await jsonOf<Record<string, unknown>>(response, 'introspection');
+    if (response.status !== 200 || typeof body.active !== 'boolean') {
+      throw new InvalidResponseError(`introspection answered ${response.status}${typeof body.error === 'string' ? ` (${body.error})` : ''}: check the verifier's credentials`);
+    }
+    // A revocation heard while asking may postdate tokend's answer: such an answer gets only the short cache.
+    const entry: Entry = { identity: null, facts: null, at, epoch: generation === this.generation ? (epoch ?? -1) : -1 };
+    if (body.active && KINDS.includes(body.kind as TokenKind) && typeof body.client_id === 'string' && typeof body.jti === 'string' && typeof body.sub === 'string') {
+      const identity: TokenIdentity = {
+        kind: body.kind as TokenKind,
+        clientId: body.client_id,
+        userId: typeof body.username === 'string' ? body.sub : null,
+        scopes: typeof body.scope === 'string' && body.scope !== '' ? body.scope.split(' ') : [],
+        tokenId: body.jti,
+        sessionId: typeof body.session_id === 'string' ? body.session_id : null,
+        installId: typeof body.install_id === 'string' ? body.install_id : null,
+        expiresAt: typeof body.exp === 'number' ? body.exp * 1000 : null,
+        checkedBy: 'introspection',
+      };
+      entry.identity = identity;
+      entry.facts = { hash, jti: identity.tokenId, sid: identity.sessionId, sub: body.sub, clientId: identity.clientId, kind: identity.kind };
+    }
+    this.cache.delete(hash);
+    this.cache.set(hash, entry);
+    // Map keeps insertion order: the first key is the oldest answer.
+    if (this.cache.size > this.options.maxEntries) this.cache.delete(this.cache.keys().next().value!);
+    return entry;
+  }
+}
