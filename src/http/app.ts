@@ -7,6 +7,7 @@ import type { Core } from '../core/context.js';
 import type { ForwardAuthRule } from '../core/forward-auth-rules.js';
 import { InvalidRequest, NotFound } from '../core/errors.js';
 import { adminRoutes } from './admin/index.js';
+import { dashboardRoutes } from './dashboard.js';
 import { dialectRoutes } from './dialects/index.js';
 import { forwardAuthRoutes } from './forward-auth.js';
 import { revocationFeedRoutes } from './revocation-feed.js';
@@ -124,6 +125,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(leakedTokenRoutes, { core });
   await app.register(adminRoutes, { core, prefix: '/admin/v1' });
   await app.register(dialectRoutes, { core });
+  await app.register(dashboardRoutes, { core });
   await app.register(forwardAuthRoutes, { core, rules: options.forwardAuthRules ?? null });
   await app.register(revocationFeedRoutes, { core });
 
