@@ -6,6 +6,7 @@
  * issue-7 target met or not, and writes bench/results/latest.json.
  *
  *   BENCH_SECONDS=5 BENCH_CONNECTIONS=32,256 BENCH_STORES=sqlite,postgres npm run bench
+ *   BENCH_ONLY='repeat|introspect' npm run bench     # only the scenarios whose name matches
  */
 import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -28,6 +29,7 @@ const settings: BenchSettings = {
   redisUrl: process.env.TOKEND_TEST_REDIS ?? 'redis://127.0.0.1:6379',
   ceilingUrl: null,
   ceilingPid: null,
+  only: process.env.BENCH_ONLY ? new RegExp(process.env.BENCH_ONLY) : null,
 };
 const STORES = (process.env.BENCH_STORES ?? 'sqlite,postgres').split(',');
 

@@ -32,6 +32,7 @@ const settings: BenchSettings = {
   redisUrl: process.env.TOKEND_TEST_REDIS ?? 'redis://127.0.0.1:6379',
   ceilingUrl: null,
   ceilingPid: null,
+  only: null,
 };
 
 const say = (line: string) => process.stderr.write(`${line}\n`);

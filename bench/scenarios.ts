@@ -41,6 +41,8 @@ export interface BenchSettings {
   /** The ceiling server; scenarios alternate with it slice by slice (see measure). */
   ceilingUrl: string | null;
   ceilingPid: number | null;
+  /** Only scenarios whose name matches run (BENCH_ONLY); null runs them all. */
+  only: RegExp | null;
 }
 
 const ADMIN = 'bench-operator-token-0123456789abcdefghijklmnop';
@@ -215,8 +217,16 @@ export async function benchStore(settings: BenchSettings, store: string): Promis
     env.TOKEND_DATABASE_URL = `sqlite:${join(dir, 'tokend.db')}`;
   }
   const { child, url } = await startPinned(settings, [TOKEND_BUILT_MAIN, 'serve', '--port', '0'], env);
-  const run = (scenario: string, connections: number, options: autocannon.Options, warmUp?: autocannon.Options | null) =>
-    measure(settings, scenario, store, connections, options, warmUp === undefined ? options : warmUp, settings.ceilingUrl, child.pid ?? null);
+  const wanted = (scenario: string) => settings.only === null || settings.only.test(scenario);
+  const figures: Figure[] = [];
+  /** Measures a scenario BENCH_ONLY wants; `options` is built only then, as some cost logins to prepare. */
+  const run = async (scenario: string, connections: number, options: () => autocannon.Options | Promise<autocannon.Options>, warmUp?: autocannon.Options | null) => {
+    if (!wanted(scenario)) return null;
+    const prepared = await options();
+    const figure = await measure(settings, scenario, store, connections, prepared, warmUp === undefined ? prepared : warmUp, settings.ceilingUrl, child.pid ?? null);
+    figures.push(figure);
+    return figure;
+  };
   try {
     const admin = `Bearer ${ADMIN}`;
     const opaque: Client = await postJson(url, '/admin/v1/apps', { name: 'opaque' }, admin);
@@ -228,31 +238,26 @@ export async function benchStore(settings: BenchSettings, store: string): Promis
     const jwtToken = (await login(jwt)).access_token as string;
     const masterKey = (await postJson(url, `/admin/v1/apps/${opaque.id}/master-keys`, {}, admin)).key as string;
     const first = settings.connections[0]!;
-    const me = (token: string): autocannon.Options => ({ url: `${url}/v1/me`, headers: { authorization: `Bearer ${token}` } });
-    const figures: Figure[] = [];
+    const me = (token: string) => (): autocannon.Options => ({ url: `${url}/v1/me`, headers: { authorization: `Bearer ${token}` } });
 
     for (const connections of settings.connections) {
-      figures.push(await run('verify: GET /v1/me, opaque (repeat)', connections, me(opaqueToken)));
-      figures.push(await run('verify: GET /v1/me, JWT (repeat)', connections, me(jwtToken)));
-      figures.push(
-        await run('introspect: POST /oauth/introspect', connections, {
-          url: `${url}/oauth/introspect`,
-          method: 'POST',
-          headers: { authorization: basicOf(opaque), 'content-type': FORM },
-          body: `token=${opaqueToken}`,
-        }),
-      );
-    }
-
-    figures.push(
-      await run('issue: client_credentials', first, {
-        url: `${url}/oauth/token`,
+      await run('verify: GET /v1/me, opaque (repeat)', connections, me(opaqueToken));
+      await run('verify: GET /v1/me, JWT (repeat)', connections, me(jwtToken));
+      await run('introspect: POST /oauth/introspect', connections, () => ({
+        url: `${url}/oauth/introspect`,
         method: 'POST',
         headers: { authorization: basicOf(opaque), 'content-type': FORM },
-        body: 'grant_type=client_credentials',
-      }),
-    );
-    figures.push(await run('issue: master-key get_token', first, { url: `${url}/api/auth/v1.0/get_token/`, method: 'POST', headers: { authorization: `Token ${masterKey}` } }));
+        body: `token=${opaqueToken}`,
+      }));
+    }
+
+    await run('issue: client_credentials', first, () => ({
+      url: `${url}/oauth/token`,
+      method: 'POST',
+      headers: { authorization: basicOf(opaque), 'content-type': FORM },
+      body: 'grant_type=client_credentials',
+    }));
+    await run('issue: master-key get_token', first, () => ({ url: `${url}/api/auth/v1.0/get_token/`, method: 'POST', headers: { authorization: `Token ${masterKey}` } }));
 
     // Sessions for rotation, then rotation; the JWT app's run also yields fresh JWTs for first sight. Each
     // run's end abandons up to one spent token per connection (its answer never read): the warm-up and
@@ -263,12 +268,17 @@ export async function benchStore(settings: BenchSettings, store: string): Promis
       while (refreshTokens.length < (settings.seconds + 2) * first) refreshTokens.push(...(await Promise.all(Array.from({ length: 16 }, async () => (await login(app)).refresh_token as string))));
       return refreshTokens;
     };
-    figures.push(await run('issue: refresh rotation (opaque access)', first, rotation(url, opaque, await sessions(opaque))));
+    await run('issue: refresh rotation (opaque access)', first, async () => rotation(url, opaque, await sessions(opaque)));
     const fresh: string[] = [];
-    figures.push(await run('issue: refresh rotation (JWT access)', first, rotation(url, jwt, await sessions(jwt), fresh)));
-    const warm = Math.min(1_000, Math.floor(fresh.length / 4));
-    await autocannon({ connections: first, amount: warm, ...firstSight(url, fresh) });
-    figures.push(await run(`verify: GET /v1/me, JWT (first sight, ${fresh.length} tokens)`, first, { amount: fresh.length, ...firstSight(url, fresh) }, null));
+    const firstSightRun = 'verify: GET /v1/me, JWT (first sight)';
+    await run('issue: refresh rotation (JWT access)', first, async () => rotation(url, jwt, await sessions(jwt), fresh));
+    if (fresh.length > 0 && wanted(firstSightRun)) {
+      const warm = Math.min(1_000, Math.floor(fresh.length / 4));
+      await autocannon({ connections: first, amount: warm, ...firstSight(url, fresh) });
+      const count = fresh.length;
+      const figure = await run(firstSightRun, first, () => ({ amount: count, ...firstSight(url, fresh) }), null);
+      if (figure !== null) figure.scenario = `verify: GET /v1/me, JWT (first sight, ${count} tokens)`;
+    }
 
     const passwordGrant: autocannon.Options = {
       url: `${url}/oauth/token`,
@@ -276,16 +286,17 @@ export async function benchStore(settings: BenchSettings, store: string): Promis
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify(passwordBody(opaque)),
     };
-    const password = await run('issue: password grant', first, passwordGrant);
-    password.against = 'argon2id';
-    figures.push(password);
+    const password = await run('issue: password grant', first, () => passwordGrant);
+    if (password !== null) password.against = 'argon2id';
     // Verification while logins flood the hasher: both loads at once, only /v1/me counted.
-    const [, duringFlood] = await Promise.all([
-      // Long enough for the measured run: a warm-up second, then its slices alternating with the ceiling's.
-      autocannon({ connections: first, duration: 2 * settings.seconds + 2, ...passwordGrant }),
-      run('verify: GET /v1/me, opaque, during a login flood', first, me(opaqueToken)),
-    ]);
-    figures.push(duringFlood);
+    const flood = 'verify: GET /v1/me, opaque, during a login flood';
+    if (wanted(flood)) {
+      await Promise.all([
+        // Long enough for the measured run: a warm-up second, then its slices alternating with the ceiling's.
+        autocannon({ connections: first, duration: 2 * settings.seconds + 2, ...passwordGrant }),
+        run(flood, first, me(opaqueToken)),
+      ]);
+    }
     return figures;
   } finally {
     const stopped = exited(child);
