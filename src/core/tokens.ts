@@ -60,16 +60,30 @@ export function mintSecret(kind: SecretKind): string {
 }
 
 /**
+ * The kind a string claims by its prefix, when it has the shape of an opaque
+ * secret (length, prefix, alphabet); null otherwise. It does not check the
+ * checksum: `parseSecret` does.
+ */
+export function secretShape(secret: string): SecretKind | null {
+  if (secret.length !== 4 + RANDOM_LENGTH + CHECKSUM_LENGTH) return null;
+  const kind = kindByPrefix.get(secret.slice(0, 4));
+  return kind !== undefined && BODY.test(secret.slice(4)) ? kind : null;
+}
+
+/** Whether a string of the secret's shape carries the CRC32 of the rest in its last characters. */
+export function checksumHolds(secret: string): boolean {
+  let stated = 0;
+  for (let i = secret.length - CHECKSUM_LENGTH; i < secret.length; i += 1) stated = stated * 62 + ALPHABET.indexOf(secret[i]!);
+  return stated === crc32(secret.slice(0, -CHECKSUM_LENGTH));
+}
+
+/**
  * The kind of a well-formed opaque secret, or null. A null answer needs no store
  * lookup: the checksum lets us refuse typos and forgeries for free (SPEC §2).
  */
 export function parseSecret(secret: string): SecretKind | null {
-  if (secret.length !== 4 + RANDOM_LENGTH + CHECKSUM_LENGTH) return null;
-  const kind = kindByPrefix.get(secret.slice(0, 4));
-  const rest = secret.slice(4);
-  if (kind === undefined || !BODY.test(rest)) return null;
-  const body = secret.slice(0, -CHECKSUM_LENGTH);
-  return checksum(body) === secret.slice(-CHECKSUM_LENGTH) ? kind : null;
+  const kind = secretShape(secret);
+  return kind !== null && checksumHolds(secret) ? kind : null;
 }
 
 /** What the store keeps instead of a secret. */

@@ -2,7 +2,7 @@ import type { Core } from './context.js';
 import { verifyAccessToken } from './jwt.js';
 import type { App, Token, User } from './model.js';
 import type { Door } from './observer.js';
-import { hashSecret, isTokenKind, looksLikeJwt, parseSecret, type TokenKind } from './tokens.js';
+import { checksumHolds, hashSecret, isTokenKind, looksLikeJwt, secretShape, type TokenKind } from './tokens.js';
 
 /** A presented token that is live, with its app and user. */
 export interface Verified {
@@ -13,7 +13,9 @@ export interface Verified {
 
 /**
  * Resolves a presented token to its live record, or null. Cheap refusals come
- * first: a bad checksum never reaches the cache or the store. A repeat
+ * first: a string without a token's shape never reaches the cache or the
+ * store, nor does one whose checksum fails (checked only when the cache does
+ * not know the token: a hash the cache holds is a token tokend made). A repeat
  * verification is answered from the cache, whose entries die with any
  * revocation; otherwise a JWT's signature is checked, then the record must be
  * live in the store (so revocation works for JWTs too) and carry its app's
@@ -25,7 +27,7 @@ export async function verifyToken(core: Core, presented: string, door?: Door): P
   const jwt = looksLikeJwt(presented);
   let claimed: TokenKind | null = null;
   if (!jwt) {
-    const kind = parseSecret(presented);
+    const kind = secretShape(presented);
     if (kind === null || !isTokenKind(kind)) return report(core, null, null, false, started, door);
     claimed = kind;
   }
@@ -36,6 +38,7 @@ export async function verifyToken(core: Core, presented: string, door?: Door): P
     core.usage.seen(cached.token.id, cached.token.sessionId, now);
     return report(core, cached, claimed, true, started, door);
   }
+  if (!jwt && !checksumHolds(presented)) return report(core, null, claimed, false, started, door);
   const mark = core.cache.mark();
   const verified = await fromStore(core, presented, hash, jwt, now);
   if (verified !== null) {

@@ -1,8 +1,8 @@
-import { Type } from '@sinclair/typebox';
+import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import type { Core } from '../core/context.js';
 import { createApiToken, deauthorizeSession, deleteApiToken, logout } from '../core/self-service.js';
-import { requireUser } from './auth.js';
+import { requireUser, type UserCall } from './auth.js';
 import { oauthError, useErrorShape } from './errors.js';
 import { ApiTokenRequest, IdParam, NextCursor, Nullable, Pagination, errors } from './schemas.js';
 import { iso, sessionView, tokenView } from './views.js';
@@ -25,6 +25,31 @@ const MeResponse = Type.Object({
   }),
 });
 
+/** `GET /v1/me`'s answer for a verified token. */
+function meView({ user, app: client, token }: UserCall): Static<typeof MeResponse> {
+  return {
+    user_id: user.id,
+    username: user.username,
+    user_profile_id: user.userProfileId,
+    app: { client_id: client.clientId, name: client.name },
+    token: {
+      id: token.id,
+      kind: token.kind,
+      scopes: [...token.scopes],
+      expires_at: iso(token.expiresAt),
+      session_id: token.sessionId,
+      install_id: token.installId,
+    },
+  };
+}
+
+/**
+ * Answers already serialized, by verification: a cached verification hands
+ * back the same object, so a repeat call costs a lookup; the entry goes with
+ * the cache's (a revocation, a change to the user or app, expiry).
+ */
+const meAnswers = new WeakMap<UserCall, string>();
+
 /** SPEC §6: what any user token may do for its own user. */
 export async function meRoutes(app: FastifyInstance, { core }: { core: Core }): Promise<void> {
   useErrorShape(app, oauthError);
@@ -40,22 +65,14 @@ export async function meRoutes(app: FastifyInstance, { core }: { core: Core }): 
         response: { 200: MeResponse, 401: Type.Ref('Error'), 403: Type.Ref('Error') },
       },
     },
-    async (request) => {
-      const { user, app: client, token } = await requireUser(core, request, { installTokens: true });
-      return {
-        user_id: user.id,
-        username: user.username,
-        user_profile_id: user.userProfileId,
-        app: { client_id: client.clientId, name: client.name },
-        token: {
-          id: token.id,
-          kind: token.kind,
-          scopes: token.scopes,
-          expires_at: iso(token.expiresAt),
-          session_id: token.sessionId,
-          install_id: token.installId,
-        },
-      };
+    async (request, reply) => {
+      const verified = await requireUser(core, request, { installTokens: true });
+      let answer = meAnswers.get(verified);
+      if (answer === undefined) {
+        answer = reply.serialize(meView(verified)) as string; // the route's compiled 200 serializer
+        meAnswers.set(verified, answer);
+      }
+      return reply.type('application/json; charset=utf-8').send(answer);
     },
   );
 

@@ -8,6 +8,7 @@ import { sameSecret } from '../core/secrets.js';
 import { authorizationCredential } from './auth.js';
 import type { TokenKind } from '../core/tokens.js';
 import { oauthError, useErrorShape } from './errors.js';
+import { FastHistogram, VerificationTally } from './tally.js';
 
 const TOKEN_KINDS: readonly TokenKind[] = ['access', 'refresh', 'service', 'install', 'api'];
 /** What a revocation covered: one token of a kind, a session, or everything of a deleted user or app or revoked master key. */
@@ -76,11 +77,11 @@ export class Metrics {
   private readonly revoked: Counter<'kind' | 'door'>;
   private readonly verified: Counter<'kind' | 'door' | 'result'>;
   private readonly loginsFailed: Counter<'reason'>;
-  private readonly verifyFromCache: Histogram.Internal<'cached'>;
-  private readonly verifyFromStore: Histogram.Internal<'cached'>;
+  private readonly verifyFromCache: (seconds: number) => void;
+  private readonly verifyFromStore: (seconds: number) => void;
   private readonly lag: Histogram;
-  /** Bound children of `verified`, so a verification costs a map lookup, not a label hash. */
-  private readonly verifiedChildren = new Map<string, Counter.Internal>();
+  /** Verifications are counted here and reach `verified` at each scrape (src/http/tally.ts). */
+  private readonly verifiedTally = new VerificationTally();
 
   constructor(private readonly core: Core) {
     const registers = [this.registry];
@@ -103,22 +104,25 @@ export class Metrics {
       labelNames: ['kind', 'door'],
       registers,
     });
+    const verifiedTally = this.verifiedTally;
     this.verified = new Counter({
       name: 'tokend_tokens_verified_total',
       help: 'Token verifications, by kind (unknown: no valid prefix, or a JWT refused), door and result',
       labelNames: ['kind', 'door', 'result'],
       registers,
+      collect() {
+        verifiedTally.flush(this);
+      },
     });
     this.loginsFailed = new Counter({ name: 'tokend_logins_failed_total', help: 'Refused password logins, by reason', labelNames: ['reason'], registers });
-    const duration = new Histogram({
-      name: 'tokend_verification_duration_seconds',
-      help: 'Time to verify a presented token, by whether the verification cache answered',
-      labelNames: ['cached'],
-      buckets: VERIFICATION_BUCKETS,
-      registers,
-    });
-    this.verifyFromCache = duration.labels({ cached: 'true' });
-    this.verifyFromStore = duration.labels({ cached: 'false' });
+    const duration = new FastHistogram(
+      'tokend_verification_duration_seconds',
+      'Time to verify a presented token, by whether the verification cache answered',
+      VERIFICATION_BUCKETS,
+      this.registry,
+    );
+    this.verifyFromCache = duration.child({ cached: 'true' });
+    this.verifyFromStore = duration.child({ cached: 'false' });
     this.lag = new Histogram({
       name: 'tokend_revocation_fanout_lag_seconds',
       help: "Round trip of this node's Redis heartbeat: how late a revocation reaches the other nodes (no samples without Redis)",
@@ -180,14 +184,9 @@ export class Metrics {
   }
 
   private verification({ kind, ok, cached, seconds, door }: VerificationReport): void {
-    const key = `${kind ?? 'unknown'} ${door ?? 'other'} ${ok}`;
-    let child = this.verifiedChildren.get(key);
-    if (child === undefined) {
-      child = this.verified.labels({ kind: kind ?? 'unknown', door: door ?? 'other', result: ok ? 'valid' : 'invalid' });
-      this.verifiedChildren.set(key, child);
-    }
-    child.inc();
-    (cached ? this.verifyFromCache : this.verifyFromStore).observe(seconds);
+    this.verifiedTally.add(kind ?? 'unknown', door ?? 'other', ok);
+    if (cached) this.verifyFromCache(seconds);
+    else this.verifyFromStore(seconds);
   }
 
   private recorded(event: RecordedAudit): void {

@@ -1,8 +1,13 @@
-import { Type, type TSchema } from '@sinclair/typebox';
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
 
 /* Route schemas: they validate requests and are the source of /openapi.json. */
 
-export const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
+/**
+ * A scalar or null, as `type: [type, 'null']` rather than `anyOf`: the answer's
+ * serializer then checks a type, where `anyOf` made it run a schema validator
+ * on every answer (a tenth of `GET /v1/me`'s CPU).
+ */
+export const Nullable = <T extends TSchema & { type: string }>(schema: T) => Type.Unsafe<Static<T> | null>({ ...schema, type: [schema.type, 'null'] });
 const Time = Type.String({ description: 'ISO 8601, UTC' });
 
 export const ErrorBody = Type.Object(
