@@ -13,7 +13,7 @@ import { writeFileSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { benchStore, startPinned, type BenchSettings, type Figure } from './scenarios.js';
+import { benchStore, measure, startPinned, type BenchSettings, type Figure } from './scenarios.js';
 
 const ROOT = join(import.meta.dirname, '..');
 /**
@@ -99,6 +99,11 @@ async function main(): Promise<void> {
   settings.ceilingPid = ceilingServer.child.pid ?? null;
   const figures: Figure[] = [];
   try {
+    const bound = 'bound: bare Fastify POST parsing a form body';
+    if (settings.only === null || settings.only.test(bound) || settings.only.test('introspect')) {
+      const form = { url: `${ceilingServer.url}/form`, method: 'POST' as const, headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `token=tka_${'x'.repeat(38)}` };
+      figures.push(await measure(settings, bound, '-', settings.connections[0]!, form, form, settings.ceilingUrl, settings.ceilingPid));
+    }
     for (const store of STORES) {
       for (const figure of await benchStore(settings, store)) {
         // Every scenario was paired with the ceiling slice by slice; the password grant is judged against argon2id.

@@ -13,9 +13,10 @@ export interface Verified {
 
 /**
  * Resolves a presented token to its live record, or null. Cheap refusals come
- * first: a string without a token's shape never reaches the cache or the
- * store, nor does one whose checksum fails (checked only when the cache does
- * not know the token: a hash the cache holds is a token tokend made). A repeat
+ * first: a string without an opaque secret's shape or a JWT's first bytes
+ * never reaches the cache, and one whose checksum or JWT shape fails never
+ * reaches the store (checked only when the cache does not know the token: a
+ * hash the cache holds is of a token tokend made). A repeat
  * verification is answered from the cache, whose entries die with any
  * revocation; otherwise a JWT's signature is checked, then the record must be
  * live in the store (so revocation works for JWTs too) and carry its app's
@@ -24,7 +25,8 @@ export interface Verified {
  */
 export async function verifyToken(core: Core, presented: string, door?: Door): Promise<Verified | null> {
   const started = performance.now();
-  const jwt = looksLikeJwt(presented);
+  // Only a JWT starts with "eyJ" (an opaque secret starts with its prefix); its full shape is checked on a cache miss.
+  const jwt = presented.startsWith('eyJ');
   let claimed: TokenKind | null = null;
   if (!jwt) {
     const kind = secretShape(presented);
@@ -38,7 +40,7 @@ export async function verifyToken(core: Core, presented: string, door?: Door): P
     core.usage.seen(cached.token.id, cached.token.sessionId, now);
     return report(core, cached, claimed, true, started, door);
   }
-  if (!jwt && !checksumHolds(presented)) return report(core, null, claimed, false, started, door);
+  if (jwt ? !looksLikeJwt(presented) : !checksumHolds(presented)) return report(core, null, claimed, false, started, door);
   const mark = core.cache.mark();
   const verified = await fromStore(core, presented, hash, jwt, now);
   if (verified !== null) {

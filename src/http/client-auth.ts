@@ -12,7 +12,7 @@ function decodeBasic(header: string): { clientId: string; clientSecret: string }
   const colon = decoded.indexOf(':');
   if (colon < 1) throw new InvalidClient('malformed Basic credentials', true);
   try {
-    const unform = (s: string) => decodeURIComponent(s.replace(/\+/g, ' '));
+    const unform = (s: string) => (/[%+]/.test(s) ? decodeURIComponent(s.replace(/\+/g, ' ')) : s);
     return { clientId: unform(decoded.slice(0, colon)), clientSecret: unform(decoded.slice(colon + 1)) };
   } catch {
     throw new InvalidClient('malformed Basic credentials', true);

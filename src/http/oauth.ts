@@ -10,7 +10,7 @@ import { revokePresented } from '../core/revocation.js';
 import { authorizationCredential } from './auth.js';
 import { authenticateRequestClient } from './client-auth.js';
 import { oauthError, useErrorShape } from './errors.js';
-import { OAuthParams, TokenResponse, errors } from './schemas.js';
+import { Nullable, OAuthParams, TokenResponse, errors } from './schemas.js';
 
 type Params = Record<string, string | undefined>;
 
@@ -28,6 +28,24 @@ export function tokenResponse(set: TokenSet): Record<string, unknown> {
 }
 
 const userAgent = (request: FastifyRequest): string | null => request.headers['user-agent'] ?? null;
+
+/** RFC 7662 §2.2: `active`, and for an active token what it is (src/core/introspection.ts); declared whole so it is serialized by compiled code. */
+const IntrospectionResponse = Type.Object({
+  active: Type.Boolean(),
+  scope: Type.Optional(Type.String()),
+  client_id: Type.Optional(Type.String()),
+  username: Type.Optional(Type.String()),
+  token_type: Type.Optional(Type.String()),
+  exp: Type.Optional(Type.Integer()),
+  iat: Type.Optional(Type.Integer()),
+  sub: Type.Optional(Type.String()),
+  aud: Type.Optional(Type.String()),
+  iss: Type.Optional(Type.String()),
+  jti: Type.Optional(Type.String()),
+  kind: Type.Optional(Type.String()),
+  session_id: Type.Optional(Nullable(Type.String())),
+  install_id: Type.Optional(Nullable(Type.String())),
+});
 
 /** /oauth/token, /oauth/revoke, /oauth/introspect and the two .well-known documents. */
 export async function oauthRoutes(app: FastifyInstance, { core }: { core: Core }): Promise<void> {
@@ -84,7 +102,7 @@ export async function oauthRoutes(app: FastifyInstance, { core }: { core: Core }
         summary: 'Introspection (RFC 7662): an app sees only its own tokens; an operator token sees all',
         consumes: ['application/x-www-form-urlencoded', 'application/json'],
         body: OAuthParams(['token', 'token_type_hint', 'client_id', 'client_secret']),
-        response: { 200: Type.Object({ active: Type.Boolean() }, { additionalProperties: true }), ...errors(400, 401) },
+        response: { 200: IntrospectionResponse, ...errors(400, 401) },
       },
     },
     async (request, reply) => {
