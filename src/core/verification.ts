@@ -21,9 +21,11 @@ export interface Verified {
  * revocation; otherwise a JWT's signature is checked, then the record must be
  * live in the store (so revocation works for JWTs too) and carry its app's
  * audience. Each answer is reported to `core.observer`, labelled with the
- * `door` the token came through.
+ * `door` the token came through. Answers that need no store read (the cache's,
+ * and refusals) come back at once rather than as a promise, so a caller on
+ * the hot path can answer in the same turn; `await` takes either.
  */
-export async function verifyToken(core: Core, presented: string, door?: Door): Promise<Verified | null> {
+export function verifyToken(core: Core, presented: string, door?: Door): Verified | null | Promise<Verified | null> {
   const started = performance.now();
   // Only a JWT starts with "eyJ" (an opaque secret starts with its prefix); its full shape is checked on a cache miss.
   const jwt = presented.startsWith('eyJ');
@@ -42,12 +44,13 @@ export async function verifyToken(core: Core, presented: string, door?: Door): P
   }
   if (jwt ? !looksLikeJwt(presented) : !checksumHolds(presented)) return report(core, null, claimed, false, started, door);
   const mark = core.cache.mark();
-  const verified = await fromStore(core, presented, hash, jwt, now);
-  if (verified !== null) {
-    core.cache.set(hash, verified, mark);
-    core.usage.seen(verified.token.id, verified.token.sessionId, now);
-  }
-  return report(core, verified, claimed, false, started, door);
+  return fromStore(core, presented, hash, jwt, now).then((verified) => {
+    if (verified !== null) {
+      core.cache.set(hash, verified, mark);
+      core.usage.seen(verified.token.id, verified.token.sessionId, now);
+    }
+    return report(core, verified, claimed, false, started, door);
+  });
 }
 
 function report(core: Core, verified: Verified | null, claimed: TokenKind | null, cached: boolean, started: number, door: Door | undefined): Verified | null {

@@ -61,21 +61,28 @@ function presentedToken(request: FastifyRequest, options: GuardOptions): { token
   return { token: header, inUrl: false };
 }
 
-/** Guards an endpoint that acts for a user. Throws InvalidToken (401 + RFC 6750 challenge) for anything else. */
-export async function requireUser(core: Core, request: FastifyRequest, options: GuardOptions = {}): Promise<UserCall> {
+/**
+ * Guards an endpoint that acts for a user. Throws InvalidToken (401 + RFC 6750
+ * challenge) for anything else. Like verifyToken, it answers at once when no
+ * store read is needed, and with a promise otherwise.
+ */
+export function requireUser(core: Core, request: FastifyRequest, options: GuardOptions = {}): UserCall | Promise<UserCall> {
   const { token, inUrl } = presentedToken(request, options);
-  const verified = await verifyToken(core, token, doorOfRoute(request.routeOptions.url));
-  if (verified === null) throw new InvalidToken();
-  const kind = verified.token.kind;
-  if (kind === 'install') {
-    if (!options.installTokens) throw new InvalidToken('install tokens are not accepted by this endpoint');
-    const installId = ((request.query ?? {}) as Query).installid;
-    checkInstallBinding(verified.token, installId === undefined ? [] : [installId]);
-  } else if (inUrl || !USER_KINDS.includes(kind)) {
-    throw new InvalidToken(`a ${kind} token is not accepted by this endpoint`);
-  }
-  if (verified.user === null) throw new InvalidToken('this endpoint needs a token that belongs to a user');
-  return verified as UserCall;
+  const admit = (verified: Verified | null): UserCall => {
+    if (verified === null) throw new InvalidToken();
+    const kind = verified.token.kind;
+    if (kind === 'install') {
+      if (!options.installTokens) throw new InvalidToken('install tokens are not accepted by this endpoint');
+      const installId = ((request.query ?? {}) as Query).installid;
+      checkInstallBinding(verified.token, installId === undefined ? [] : [installId]);
+    } else if (inUrl || !USER_KINDS.includes(kind)) {
+      throw new InvalidToken(`a ${kind} token is not accepted by this endpoint`);
+    }
+    if (verified.user === null) throw new InvalidToken('this endpoint needs a token that belongs to a user');
+    return verified as UserCall;
+  };
+  const verified = verifyToken(core, token, doorOfRoute(request.routeOptions.url));
+  return verified instanceof Promise ? verified.then(admit) : admit(verified);
 }
 
 /** Guards the operator API: `Authorization: Bearer <operator token>`. */

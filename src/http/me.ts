@@ -65,14 +65,18 @@ export async function meRoutes(app: FastifyInstance, { core }: { core: Core }): 
         response: { 200: MeResponse, 401: Type.Ref('Error'), 403: Type.Ref('Error') },
       },
     },
-    async (request, reply) => {
-      const verified = await requireUser(core, request, { installTokens: true });
-      let answer = meAnswers.get(verified);
-      if (answer === undefined) {
-        answer = reply.serialize(meView(verified)) as string; // the route's compiled 200 serializer
-        meAnswers.set(verified, answer);
-      }
-      return reply.type('application/json; charset=utf-8').send(answer);
+    // Not an async handler: a verification the cache answers is sent in the same turn, with no promise.
+    (request, reply) => {
+      const send = (verified: UserCall) => {
+        let answer = meAnswers.get(verified);
+        if (answer === undefined) {
+          answer = reply.serialize(meView(verified)) as string; // the route's compiled 200 serializer
+          meAnswers.set(verified, answer);
+        }
+        return reply.type('application/json; charset=utf-8').send(answer);
+      };
+      const verified = requireUser(core, request, { installTokens: true });
+      return verified instanceof Promise ? verified.then(send) : send(verified);
     },
   );
 
