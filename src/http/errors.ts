@@ -72,7 +72,8 @@ function challengeHeaders(reply: FastifyReply, error: TokendError): void {
 /** Sends a core error in the given shape: right status, challenge headers, never a stack trace. */
 export function sendError(request: FastifyRequest, reply: FastifyReply, error: unknown, render: ErrorRenderer): FastifyReply {
   const mapped = toTokendError(error);
-  if (mapped.status >= 500) request.log.error({ err: error }, 'request failed');
+  // The line names its request (method, redacted URL, ip): above level info there is no request line to match by reqId.
+  if (mapped.status >= 500) request.log.error({ err: error, req: request }, 'request failed');
   challengeHeaders(reply, mapped);
   return reply.code(mapped.status).header('cache-control', 'no-store').send(render(mapped));
 }

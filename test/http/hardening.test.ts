@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import type { LightMyRequestResponse } from 'fastify';
+import { Writable } from 'node:stream';
+import { buildApp } from '../../src/http/app.js';
 import { ADMIN_TOKEN, adminRequest, basic, createUser, json, login, me, postForm, refresh, startHarness, type Harness } from '../helpers/harness.js';
 
 /** SPEC §9: bad input never yields a 500, a stack trace or a leaked secret. */
@@ -382,6 +384,28 @@ describe('secrets never in logs', () => {
       }
     } finally {
       await s.close();
+    }
+  });
+
+  test('at level warn a failed request is logged with its method, redacted URL and error, and no token', async () => {
+    const s = await startHarness();
+    const lines: string[] = [];
+    const quiet = await buildApp({ core: s.core, logLevel: 'warn', logStream: new Writable({ write: (chunk, _encoding, done) => done(void lines.push(String(chunk))) }) });
+    try {
+      const user = await createUser(s, 'warn-logger');
+      const tokens = await login(s, user);
+      // A token the cache has not seen needs the store, which is gone: 503, logged as a failed request.
+      await s.store.close();
+      const failed = await quiet.inject({ method: 'GET', url: `/v1/me?installid=phone`, headers: { authorization: `Bearer ${tokens.access_token}` } });
+      assert.ok(failed.statusCode >= 500, failed.body);
+      const entry = lines.map((line) => JSON.parse(line) as { msg: string; req?: { method: string; url: string }; err?: unknown }).find((line) => line.msg === 'request failed');
+      assert.ok(entry !== undefined, lines.join(''));
+      assert.deepEqual({ method: entry.req?.method, url: entry.req?.url }, { method: 'GET', url: '/v1/me?installid=phone' });
+      assert.ok(entry.err !== undefined);
+      assert.ok(!lines.join('').includes(tokens.access_token));
+    } finally {
+      await quiet.close();
+      await s.close().catch(() => {});
     }
   });
 });
