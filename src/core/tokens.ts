@@ -72,9 +72,7 @@ export function secretShape(secret: string): SecretKind | null {
 
 /** Whether a string of the secret's shape carries the CRC32 of the rest in its last characters. */
 export function checksumHolds(secret: string): boolean {
-  let stated = 0;
-  for (let i = secret.length - CHECKSUM_LENGTH; i < secret.length; i += 1) stated = stated * 62 + ALPHABET.indexOf(secret[i]!);
-  return stated === crc32(secret.slice(0, -CHECKSUM_LENGTH));
+  return checksum(secret.slice(0, -CHECKSUM_LENGTH)) === secret.slice(-CHECKSUM_LENGTH);
 }
 
 /**
