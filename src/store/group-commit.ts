@@ -2,9 +2,9 @@ import { sql, type Kysely } from 'kysely';
 import type { NewAuditEvent, Session, Token } from '../core/model.js';
 import type { KyselyStore } from './kysely-store.js';
 import { insertAuditRow } from './kysely/audit.js';
-import { consumeRefreshToken, insertSessionRows, insertTokenRows } from './kysely/tokens.js';
+import { consumeRefreshToken, insertSessionRows, insertTokenRows, rotationResult } from './kysely/tokens.js';
 import type { Database } from './schema.js';
-import type { Rotation, RotationResult } from './store.js';
+import type { Rotation } from './store.js';
 
 interface Job {
   write(db: Kysely<Database>): Promise<unknown>;
@@ -58,10 +58,7 @@ export function groupCommits(store: KyselyStore): KyselyStore {
     insertTokens: (tokens: Token[]) => (tokens.length === 0 ? Promise.resolve() : enqueue(false, (db) => insertTokenRows(db, tokens))),
     appendAudit: (event: NewAuditEvent) => enqueue(false, (db) => insertAuditRow(db, event)),
     insertSession: (session: Session, tokens: Token[]) => enqueue(true, (db) => insertSessionRows(db, session, tokens)),
-    async rotateRefreshToken(rotation: Rotation): Promise<RotationResult> {
-      if (await enqueue(true, (db) => consumeRefreshToken(db, rotation))) return { outcome: 'rotated' };
-      return { outcome: 'lost', token: await store.findTokenByHash(rotation.hash) };
-    },
+    rotateRefreshToken: async (rotation: Rotation) => rotationResult(store.db, rotation, await enqueue(true, (db) => consumeRefreshToken(db, rotation))),
   };
 }
 

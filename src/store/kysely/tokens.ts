@@ -14,7 +14,7 @@ export async function insertTokenRows(db: Kysely<Database>, tokens: Token[]): Pr
 /** A session and its first tokens; the caller runs it inside a transaction. */
 export async function insertSessionRows(trx: Kysely<Database>, session: Session, tokens: Token[]): Promise<void> {
   await trx.insertInto('sessions').values(toSessionRow(session)).execute();
-  if (tokens.length > 0) await trx.insertInto('tokens').values(tokens.map(toTokenRow)).execute();
+  await insertTokenRows(trx, tokens);
 }
 
 /**
@@ -35,11 +35,21 @@ export async function consumeRefreshToken(trx: Kysely<Database>, rotation: Rotat
     .returning(['id', 'session_id'])
     .executeTakeFirst();
   if (consumed === undefined) return false;
-  await trx.insertInto('tokens').values(rotation.successors.map(toTokenRow)).execute();
+  await insertTokenRows(trx, rotation.successors);
   if (consumed.session_id !== null) {
     await trx.updateTable('sessions').set({ last_used_at: rotation.now }).where('id', '=', consumed.session_id).execute();
   }
   return true;
+}
+
+/** What a rotation answers once `consumeRefreshToken` has run: a loser is told the token as it now stands. */
+export async function rotationResult(db: Kysely<Database>, rotation: Rotation, consumed: boolean): Promise<RotationResult> {
+  return consumed ? { outcome: 'rotated' } : { outcome: 'lost', token: await tokenByHash(db, rotation.hash) };
+}
+
+async function tokenByHash(db: Kysely<Database>, hash: string): Promise<Token | null> {
+  const row = await db.selectFrom('tokens').selectAll().where('hash', '=', hash).executeTakeFirst();
+  return row === undefined ? null : fromTokenRow(row);
 }
 
 /** Session and token verbs of the Kysely store: issuance, rotation, revocation trees, usage, sweeping. */
@@ -88,10 +98,7 @@ export function tokensVerbs(db: Kysely<Database>): TokenStore {
 
     insertTokens: (tokens: Token[]) => insertTokenRows(db, tokens),
 
-    async findTokenByHash(hash: string): Promise<Token | null> {
-      const row = await db.selectFrom('tokens').selectAll().where('hash', '=', hash).executeTakeFirst();
-      return row === undefined ? null : fromTokenRow(row);
-    },
+    findTokenByHash: (hash: string) => tokenByHash(db, hash),
 
     async findTokenById(id: string): Promise<Token | null> {
       const row = await db.selectFrom('tokens').selectAll().where('id', '=', id).executeTakeFirst();
@@ -131,9 +138,7 @@ export function tokensVerbs(db: Kysely<Database>): TokenStore {
     },
 
     async rotateRefreshToken(rotation: Rotation): Promise<RotationResult> {
-      const rotated = await db.transaction().execute((trx) => consumeRefreshToken(trx, rotation));
-      if (rotated) return { outcome: 'rotated' };
-      return { outcome: 'lost', token: await this.findTokenByHash(rotation.hash) };
+      return rotationResult(db, rotation, await db.transaction().execute((trx) => consumeRefreshToken(trx, rotation)));
     },
 
     async recordUsage({ tokens, sessions, masterKeys }: Usage): Promise<void> {
