@@ -1,8 +1,10 @@
 import type { FastifyRequest } from 'fastify';
 import { authenticateClient } from '../core/apps.js';
 import type { Core } from '../core/context.js';
-import { InvalidClient, InvalidRequest } from '../core/errors.js';
+import { InvalidClient, InvalidRequest, InvalidToken } from '../core/errors.js';
 import type { App } from '../core/model.js';
+import { authenticateOperator } from '../core/operators.js';
+import { authorizationCredential } from './auth.js';
 
 type Params = Readonly<Record<string, string | undefined>>;
 
@@ -19,7 +21,7 @@ function decodeBasic(header: string): { clientId: string; clientSecret: string }
   }
 }
 
-export function hasBasicAuth(request: FastifyRequest): boolean {
+function hasBasicAuth(request: FastifyRequest): boolean {
   return /^Basic /i.test(request.headers.authorization ?? '');
 }
 
@@ -43,4 +45,17 @@ export async function authenticateRequestClient(core: Core, request: FastifyRequ
     throw new InvalidClient('client authentication is required: HTTP Basic or client_id and client_secret');
   }
   return authenticateClient(core, { clientId: params.client_id, clientSecret: params.client_secret, basic: false });
+}
+
+/**
+ * The caller of an endpoint that an app or an operator may use (introspection,
+ * SPEC §4; the revocation feed): `Authorization: Bearer` is an operator token,
+ * unless client credentials come in the body; anything else is client
+ * authentication. `app` is null exactly when an operator calls.
+ */
+export async function authenticateAppOrOperator(core: Core, request: FastifyRequest, params: Params): Promise<{ app: App | null }> {
+  const presented = authorizationCredential(request);
+  if (presented === null || params.client_secret !== undefined) return { app: await authenticateRequestClient(core, request, params) };
+  if ((await authenticateOperator(core, presented)) === null) throw new InvalidToken('the bearer token is not an operator token');
+  return { app: null };
 }

@@ -1,14 +1,12 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Core } from '../core/context.js';
-import { InvalidRequest, InvalidToken } from '../core/errors.js';
+import { InvalidRequest } from '../core/errors.js';
 import { grantFor } from '../core/grants/index.js';
 import type { TokenSet } from '../core/issuance.js';
 import { introspectToken } from '../core/introspection.js';
-import { authenticateOperator } from '../core/operators.js';
 import { revokePresented } from '../core/revocation.js';
-import { authorizationCredential } from './auth.js';
-import { authenticateRequestClient } from './client-auth.js';
+import { authenticateAppOrOperator, authenticateRequestClient } from './client-auth.js';
 import { oauthError, useErrorShape } from './errors.js';
 import { Nullable, OAuthParams, TokenResponse, errors } from './schemas.js';
 
@@ -107,8 +105,7 @@ export async function oauthRoutes(app: FastifyInstance, { core }: { core: Core }
     },
     async (request, reply) => {
       const params = request.body as Params;
-      const operator = await operatorCaller(core, request, params);
-      const client = operator === null ? await authenticateRequestClient(core, request, params) : null;
+      const { app: client } = await authenticateAppOrOperator(core, request, params);
       if (params.token === undefined || params.token === '') throw new InvalidRequest('token is required');
       const answer = await introspectToken(core, params.token, client);
       return reply.header('cache-control', 'no-store').send(answer);
@@ -142,13 +139,4 @@ export async function oauthRoutes(app: FastifyInstance, { core }: { core: Core }
     { schema: { tags: ['OAuth 2.0'], summary: 'The public signing keys (RFC 7517): current, next and still-needed retired keys' } },
     async (_request, reply) => reply.header('cache-control', 'public, max-age=60').send(core.keys.jwks()),
   );
-}
-
-/** Introspection also takes an operator token as `Authorization: Bearer` (SPEC §4). */
-async function operatorCaller(core: Core, request: FastifyRequest, params: Params) {
-  const presented = authorizationCredential(request);
-  if (presented === null || params.client_secret !== undefined) return null;
-  const operator = await authenticateOperator(core, presented);
-  if (operator === null) throw new InvalidToken('the bearer token is not an operator token');
-  return operator;
 }

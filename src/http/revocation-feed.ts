@@ -1,10 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { RevocationEvent } from '../cluster/events.js';
 import type { Core } from '../core/context.js';
-import { InvalidToken } from '../core/errors.js';
-import { authenticateOperator } from '../core/operators.js';
-import { authorizationCredential } from './auth.js';
-import { authenticateRequestClient, hasBasicAuth } from './client-auth.js';
+import { authenticateAppOrOperator } from './client-auth.js';
 import { oauthError, useErrorShape } from './errors.js';
 
 /** How often a vouching feed says so; a verifier stops trusting it after three missed beats (750 ms). */
@@ -53,18 +50,6 @@ async function toFeed(core: Core, event: RevocationEvent): Promise<FeedRevocatio
     }
   } catch {
     return { type: 'all', at };
-  }
-}
-
-/** Who may follow the feed: an app by its client credentials (Basic) or an operator token. */
-async function authenticateFollower(core: Core, request: FastifyRequest): Promise<void> {
-  if (hasBasicAuth(request)) {
-    await authenticateRequestClient(core, request, {});
-    return;
-  }
-  const presented = authorizationCredential(request);
-  if (presented === null || (await authenticateOperator(core, presented)) === null) {
-    throw new InvalidToken('the revocation feed needs client credentials (Basic) or an operator token');
   }
 }
 
@@ -137,7 +122,8 @@ export async function revocationFeedRoutes(app: FastifyInstance, { core }: { cor
     '/v1/revocations',
     { schema: { tags: ['Revocation feed'], summary: 'Server-sent events of revocations (ids only), with a 250 ms heartbeat while this node can vouch for delivery' } },
     async (request, reply) => {
-      await authenticateFollower(core, request);
+      // Who may follow: an app by its client credentials, or an operator.
+      await authenticateAppOrOperator(core, request, {});
       reply.hijack();
       reply.raw.writeHead(200, {
         'content-type': 'text/event-stream',
