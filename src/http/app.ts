@@ -2,7 +2,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Ajv from 'ajv';
 import Fastify, { type FastifyInstance } from 'fastify';
-import type { DestinationStream } from 'pino';
+import type { DestinationStream, Logger } from 'pino';
 import type { Core } from '../core/context.js';
 import type { ForwardAuthRule } from '../core/forward-auth-rules.js';
 import { InvalidRequest, NotFound } from '../core/errors.js';
@@ -65,7 +65,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   // A request's child logger serializes its reqId binding; below `info` no request is logged, and an
   // error's own line names the request, so the child would cost half a microsecond per request for nothing.
-  if (!['trace', 'debug', 'info'].includes(options.logLevel ?? 'info')) app.setChildLoggerFactory((logger) => logger);
+  if (!(app.log as Logger).isLevelEnabled('info')) app.setChildLoggerFactory((logger) => logger);
   registerBodyParsers(app);
   // Hooks that run on every request are callback hooks: an async hook costs a promise per request.
   app.addHook('onRequest', (request, _reply, done) => {
