@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { ManualClock } from '../../src/core/clock.js';
-import { REDIS_URL, startNode, testChannel, type Node } from '../helpers/cluster.js';
-import { ADMIN_TOKEN, json } from '../helpers/harness.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/postgres.js';
-import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
+import type { ManualClock } from '../../src/core/clock.js';
+import { startPair, type Node, type Pair } from '../helpers/cluster.js';
+import { json } from '../helpers/harness.js';
+import type { TcpProxy } from '../helpers/tcp-proxy.js';
 
 /*
  * SPEC §10 on two nodes in one process: each has its own Postgres pool on one
@@ -15,7 +14,7 @@ import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 const form = (body: Record<string, string>) => ({ 'content-type': 'application/x-www-form-urlencoded', payload: new URLSearchParams(body).toString() });
 
 describe('two nodes, one Postgres database, one Redis', () => {
-  let database: TestDatabase;
+  let pair: Pair;
   let proxy: TcpProxy;
   let a: Node;
   let b: Node;
@@ -25,26 +24,17 @@ describe('two nodes, one Postgres database, one Redis', () => {
   const user = { username: 'alice', password: 'alice-password' };
 
   before(async () => {
-    database = await createTestDatabase();
-    proxy = await startTcpProxy(Number(new URL(REDIS_URL).port || 6379));
-    const channel = testChannel();
-    clock = new ManualClock(Date.now());
-    a = await startNode({ databaseUrl: database.url, channel, clock, perUser: 4 });
-    b = await startNode({ databaseUrl: database.url, channel, clock, perUser: 4, redisUrl: `redis://127.0.0.1:${proxy.port}` });
-    const admin = (body: unknown, url: string) =>
-      a.app.inject({ method: 'POST', url: `/admin/v1${url}`, headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' }, payload: JSON.stringify(body) });
-    const made = json(await admin({ name: 'mobile' }, '/apps'));
+    pair = await startPair({ perUser: 4 });
+    ({ a, b, proxy, clock } = pair);
+    const made = json(await pair.admin('/apps', { name: 'mobile' }));
     client = { clientId: made.client_id, clientSecret: made.client_secret };
-    const madeJwt = json(await admin({ name: 'jwt', access_token_format: 'jwt' }, '/apps'));
+    const madeJwt = json(await pair.admin('/apps', { name: 'jwt', access_token_format: 'jwt' }));
     jwtClient = { clientId: madeJwt.client_id, clientSecret: madeJwt.client_secret };
-    assert.equal((await admin(user, '/users')).statusCode, 201);
-    assert.equal((await admin({ username: 'mallory-target', password: 'right-password' }, '/users')).statusCode, 201);
+    assert.equal((await pair.admin('/users', user)).statusCode, 201);
+    assert.equal((await pair.admin('/users', { username: 'mallory-target', password: 'right-password' })).statusCode, 201);
   });
   after(async () => {
-    await a?.close();
-    await b?.close();
-    await proxy?.close();
-    await database?.drop();
+    await pair?.close();
   });
 
   const login = async (node: Node, as = client) => {
@@ -136,7 +126,7 @@ describe('two nodes, one Postgres database, one Redis', () => {
   });
 
   test('after a key rotation on node A, node B signs with the new key within 30 s, and its JWKS shows it', async () => {
-    const rotated = json(await a.app.inject({ method: 'POST', url: '/admin/v1/signing-keys/rotate', headers: { authorization: `Bearer ${ADMIN_TOKEN}` } }));
+    const rotated = json(await pair.admin('/signing-keys/rotate', {}));
     const kidOf = (token: string) => JSON.parse(Buffer.from(token.split('.')[0]!, 'base64url').toString()).kid as string;
     assert.equal(kidOf((await login(a, jwtClient)).access_token), rotated.kid);
     assert.notEqual(kidOf((await login(b, jwtClient)).access_token), rotated.kid, 'B still holds its copy of the keys');
@@ -147,7 +137,7 @@ describe('two nodes, one Postgres database, one Redis', () => {
   });
 
   test("a client secret rotated on node A is refused by node B at once, though B had the app cached", async () => {
-    const made = json(await a.app.inject({ method: 'POST', url: '/admin/v1/apps', headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' }, payload: JSON.stringify({ name: 'rotating' }) }));
+    const made = json(await pair.admin('/apps', { name: 'rotating' }));
     const credentials = (secret: string) => form({ grant_type: 'client_credentials', client_id: made.client_id, client_secret: secret });
     const grant = (node: Node, secret: string) => {
       const { 'content-type': type, payload } = credentials(secret);
@@ -155,7 +145,7 @@ describe('two nodes, one Postgres database, one Redis', () => {
     };
     await trusted(b);
     assert.equal((await grant(b, made.client_secret)).statusCode, 200, 'B now holds the app in its cache');
-    const rotated = json(await a.app.inject({ method: 'POST', url: `/admin/v1/apps/${made.id}/secret`, headers: { authorization: `Bearer ${ADMIN_TOKEN}` } }));
+    const rotated = json(await pair.admin(`/apps/${made.id}/secret`, {}));
     let refused = false;
     for (let i = 0; i < 100 && !refused; i++) {
       refused = (await grant(b, made.client_secret)).statusCode === 401;

@@ -1,17 +1,19 @@
 import { randomBytes } from 'node:crypto';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { RedisBus } from '../../src/cluster/redis-bus.js';
 import { RedisLimiter } from '../../src/cluster/redis-limiter.js';
 import { MemoryLimiter } from '../../src/core/rate-limit.js';
 import { Redis } from 'ioredis';
 import { ensureDefaultApp } from '../../src/core/apps.js';
-import type { Clock } from '../../src/core/clock.js';
+import { ManualClock, type Clock } from '../../src/core/clock.js';
 import type { Core } from '../../src/core/context.js';
 import { createCore } from '../../src/core/create.js';
 import { buildApp } from '../../src/http/app.js';
 import { openPostgresStore } from '../../src/store/postgres.js';
 import type { Store } from '../../src/store/store.js';
 import { ADMIN_TOKEN, ISSUER } from './harness.js';
+import { createTestDatabase } from './postgres.js';
+import { startTcpProxy, type TcpProxy } from './tcp-proxy.js';
 
 export const REDIS_URL = process.env.TOKEND_TEST_REDIS ?? 'redis://127.0.0.1:6379';
 
@@ -59,6 +61,44 @@ export async function startNode(options: { databaseUrl: string; redisUrl?: strin
       await bus.close();
       await limiter.close();
       await store.close();
+    },
+  };
+}
+
+/**
+ * Two nodes on one fresh Postgres database and one Redis channel; node B
+ * reaches Redis through a proxy the test can cut. `admin` POSTs JSON to
+ * node A's operator API.
+ */
+export interface Pair {
+  a: Node;
+  b: Node;
+  clock: ManualClock;
+  proxy: TcpProxy;
+  admin(url: string, body: unknown): Promise<LightMyRequestResponse>;
+  close(): Promise<void>;
+}
+
+export async function startPair(options: { perUser?: number } = {}): Promise<Pair> {
+  const database = await createTestDatabase();
+  const proxy = await startTcpProxy(Number(new URL(REDIS_URL).port || 6379));
+  const channel = testChannel();
+  const clock = new ManualClock(Date.now());
+  const perUser = options.perUser !== undefined ? { perUser: options.perUser } : {};
+  const a = await startNode({ databaseUrl: database.url, channel, clock, ...perUser });
+  const b = await startNode({ databaseUrl: database.url, channel, clock, ...perUser, redisUrl: `redis://127.0.0.1:${proxy.port}` });
+  return {
+    a,
+    b,
+    clock,
+    proxy,
+    admin: (url, body) =>
+      a.app.inject({ method: 'POST', url: `/admin/v1${url}`, headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' }, payload: JSON.stringify(body) }),
+    async close() {
+      await a.close();
+      await b.close();
+      await proxy.close();
+      await database.drop();
     },
   };
 }

@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { ManualClock } from '../../src/core/clock.js';
+import type { ManualClock } from '../../src/core/clock.js';
 import { InvalidTokenError, TokenVerifier } from '../../sdk/index.js';
-import { REDIS_URL, startNode, testChannel, type Node } from '../helpers/cluster.js';
+import { startPair, type Node, type Pair } from '../helpers/cluster.js';
 import { ADMIN_TOKEN, ISSUER, basic, json } from '../helpers/harness.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/postgres.js';
-import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
+import type { TcpProxy } from '../helpers/tcp-proxy.js';
 import { within } from './tokend.js';
 
 /**
@@ -14,7 +13,7 @@ import { within } from './tokend.js';
  * stops vouching, and the verifier stops trusting local checks.
  */
 describe('the revocation feed of one node, with revocations on another', () => {
-  let database: TestDatabase;
+  let pair: Pair;
   let proxy: TcpProxy;
   let a: Node;
   let b: Node;
@@ -24,28 +23,19 @@ describe('the revocation feed of one node, with revocations on another', () => {
   const user = { username: 'alice', password: 'alice-password' };
 
   before(async () => {
-    database = await createTestDatabase();
-    proxy = await startTcpProxy(Number(new URL(REDIS_URL).port || 6379));
-    const channel = testChannel();
-    clock = new ManualClock(Date.now());
-    a = await startNode({ databaseUrl: database.url, channel, clock });
-    b = await startNode({ databaseUrl: database.url, channel, clock, redisUrl: `redis://127.0.0.1:${proxy.port}` });
+    pair = await startPair();
+    ({ a, b, proxy, clock } = pair);
     await b.app.listen({ host: '127.0.0.1', port: 0 });
-    const admin = (body: unknown, url: string) =>
-      a.app.inject({ method: 'POST', url: `/admin/v1${url}`, headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' }, payload: JSON.stringify(body) });
-    const made = json(await admin({ name: 'jwt', access_token_format: 'jwt' }, '/apps'));
+    const made = json(await pair.admin('/apps', { name: 'jwt', access_token_format: 'jwt' }));
     jwtClient = { clientId: made.client_id, clientSecret: made.client_secret };
-    assert.equal((await admin(user, '/users')).statusCode, 201);
+    assert.equal((await pair.admin('/users', user)).statusCode, 201);
     verifier = new TokenVerifier({ baseUrl: `http://127.0.0.1:${(b.app.server.address() as { port: number }).port}`, issuer: ISSUER, credentials: { operatorToken: ADMIN_TOKEN } });
     assert.equal(await verifier.ready(), true);
     clock.advance(6000);
   });
   after(async () => {
     verifier.close();
-    await a.close();
-    await b.close();
-    await proxy.close();
-    await database.drop();
+    await pair.close();
   });
 
   const jwt = async (): Promise<string> => {
