@@ -2,6 +2,8 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Core } from '../core/context.js';
+import { NotFound, TokendError } from '../core/errors.js';
+import { oauthError, useErrorShape } from './errors.js';
 
 /*
  * The operator and dashboard-user web page at /dashboard (issue 8; docs/dashboard.md).
@@ -68,7 +70,6 @@ function loadAssets(): Map<string, Asset> | null {
 }
 
 function send(request: FastifyRequest, reply: FastifyReply, asset: Asset): FastifyReply {
-  reply.headers(SECURITY_HEADERS);
   // The files change only with a deploy; revalidating by ETag keeps a new deploy visible at once.
   reply.header('cache-control', 'no-cache').header('etag', asset.etag).header('content-type', asset.type);
   const match = request.headers['if-none-match'];
@@ -84,8 +85,16 @@ export async function dashboardRoutes(app: FastifyInstance, _options: { core: Co
     return;
   }
   const index = assets.get('index.html') as Asset;
-  const notAllowed = async (_request: FastifyRequest, reply: FastifyReply) =>
-    reply.code(405).header('allow', 'GET, HEAD').headers(SECURITY_HEADERS).send({ error: 'invalid_request', error_description: 'the dashboard answers GET and HEAD only' });
+  useErrorShape(app, oauthError);
+  // Every answer of these routes, errors included, carries the page's security headers.
+  app.addHook('onSend', (_request, reply, payload, done) => {
+    reply.headers(SECURITY_HEADERS);
+    done(null, payload);
+  });
+  const notAllowed = async (_request: FastifyRequest, reply: FastifyReply) => {
+    reply.header('allow', 'GET, HEAD');
+    throw new TokendError('invalid_request', 405, 'the dashboard answers GET and HEAD only');
+  };
   const hidden = { schema: { hide: true } };
 
   // GET routes answer HEAD too (Fastify's exposeHeadRoutes); the trailing slash is optional app-wide.
@@ -93,9 +102,7 @@ export async function dashboardRoutes(app: FastifyInstance, _options: { core: Co
   app.get('/dashboard/:file', hidden, async (request, reply) => {
     const name = (request.params as { file: string }).file;
     const asset = Object.hasOwn(ASSETS, name) ? assets.get(name) : undefined;
-    if (asset === undefined) {
-      return reply.code(404).headers(SECURITY_HEADERS).send({ error: 'not_found', error_description: 'no such dashboard file' });
-    }
+    if (asset === undefined) throw new NotFound('dashboard file');
     return send(request, reply, asset);
   });
   for (const url of ['/dashboard', '/dashboard/:file']) {

@@ -52,7 +52,9 @@ export function securityChecks(getRig: () => Rig): void {
     test('serves only its allow-list, only by GET and HEAD, with ETag revalidation', async () => {
       const { h } = getRig();
       for (const url of ['/dashboard/package.json', '/dashboard/..%2Fpackage.json', '/dashboard/%2e%2e%2fsrc%2fconfig.ts', '/dashboard/tsconfig.json', '/dashboard/constructor']) {
-        assert.equal((await h.app.inject({ method: 'GET', url })).statusCode, 404, url);
+        const missing = await h.app.inject({ method: 'GET', url });
+        assert.equal(missing.statusCode, 404, url);
+        assert.match(String(missing.headers['content-security-policy']), /default-src 'none'/, url);
       }
       const head = await h.app.inject({ method: 'HEAD', url: '/dashboard/app.js' });
       assert.equal(head.statusCode, 200);
@@ -60,6 +62,8 @@ export function securityChecks(getRig: () => Rig): void {
       const post = await h.app.inject({ method: 'POST', url: '/dashboard', headers: { 'content-type': 'application/json' }, payload: '{}' });
       assert.equal(post.statusCode, 405);
       assert.equal(post.headers.allow, 'GET, HEAD');
+      assert.match(String(post.headers['content-security-policy']), /default-src 'none'/);
+      assert.equal(JSON.parse(post.body).error, 'invalid_request');
       const first = await h.app.inject({ method: 'GET', url: '/dashboard/dom.js' });
       const again = await h.app.inject({ method: 'GET', url: '/dashboard/dom.js', headers: { 'if-none-match': String(first.headers.etag) } });
       assert.equal(again.statusCode, 304);
