@@ -59,22 +59,12 @@ export class UsageRecorder {
 /** Rows written per transaction when usage is flushed. */
 const FLUSH_CHUNK = 500;
 
-/** Splits one flush into pieces of at most `size` rows in all. */
-type Piece = { [K in keyof Usage]: Map<string, number> };
-
+/** Splits one flush into pieces of at most `size` rows, one kind of row per piece. */
 function* chunks(usage: Usage, size: number): Generator<Usage> {
-  let piece: Piece = { tokens: new Map(), sessions: new Map(), masterKeys: new Map() };
-  let rows = 0;
   for (const kind of ['tokens', 'sessions', 'masterKeys'] as const) {
-    for (const [id, at] of usage[kind]) {
-      piece[kind].set(id, at);
-      rows += 1;
-      if (rows === size) {
-        yield piece;
-        piece = { tokens: new Map(), sessions: new Map(), masterKeys: new Map() };
-        rows = 0;
-      }
+    const rows = [...usage[kind]];
+    for (let i = 0; i < rows.length; i += size) {
+      yield { tokens: new Map(), sessions: new Map(), masterKeys: new Map(), [kind]: new Map(rows.slice(i, i + size)) };
     }
   }
-  if (rows > 0) yield piece;
 }
