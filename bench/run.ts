@@ -26,7 +26,6 @@ const settings: BenchSettings = {
   seconds: Number(process.env.BENCH_SECONDS ?? 5),
   connections: (process.env.BENCH_CONNECTIONS ?? '32,256').split(',').map(Number),
   serverCpu: MACHINE_CPUS > 1 ? String(MACHINE_CPUS - 1) : null,
-  redisUrl: process.env.TOKEND_TEST_REDIS ?? 'redis://127.0.0.1:6379',
   ceilingUrl: null,
   ceilingPid: null,
   only: process.env.BENCH_ONLY ? new RegExp(process.env.BENCH_ONLY) : null,

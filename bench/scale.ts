@@ -11,13 +11,12 @@
  */
 import autocannon from 'autocannon';
 import Database from 'better-sqlite3';
-import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { statSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { createTestDatabase, type TestDatabase } from '../test/helpers/postgres.js';
-import { exited, TOKEND_BUILT_MAIN, type Running } from '../test/helpers/serve.js';
-import { measure, postJson, startPinned, type BenchSettings, type Figure } from './scenarios.js';
+import { TOKEND_BUILT_MAIN } from '../test/helpers/serve.js';
+import { benchData, measure, postJson, startPinned, stopServer, type BenchSettings, type Figure } from './scenarios.js';
 
 const ROOT = join(import.meta.dirname, '..');
 const SIZES = (process.env.SCALE_SIZES ?? '10000,10000000').split(',').map(Number);
@@ -29,7 +28,6 @@ const settings: BenchSettings = {
   seconds: Number(process.env.BENCH_SECONDS ?? 5),
   connections: [32],
   serverCpu: cpus().length > 1 ? String(cpus().length - 1) : null,
-  redisUrl: process.env.TOKEND_TEST_REDIS ?? 'redis://127.0.0.1:6379',
   ceilingUrl: null,
   ceilingPid: null,
   only: null,
@@ -100,25 +98,11 @@ async function fill(store: string, target: { sqlite?: string; postgres?: string 
   }
 }
 
-async function stop(server: Running): Promise<void> {
-  const stopped = exited(server.child);
-  server.child.kill('SIGTERM');
-  await stopped;
-}
-
 async function atSize(store: string, size: number): Promise<Figure[]> {
   say(`${store}: ${size.toLocaleString('en')} tokens`);
-  const dir = mkdtempSync(join(tmpdir(), 'tokend-scale-'));
-  let database: TestDatabase | null = null;
   // 16 parallel logins of one user: raise the login limits so only the hashing queue acts.
-  const env: Record<string, string> = { TOKEND_ADMIN_TOKEN: ADMIN, TOKEND_LOG_LEVEL: 'warn', TOKEND_SWEEP_INTERVAL: '0', TOKEND_ISSUER: 'http://tokend.scale', TOKEND_LOGIN_LIMIT_USER: '1000000', TOKEND_LOGIN_LIMIT_IP: '1000000' };
-  const sqlitePath = join(dir, 'tokend.db');
-  if (store === 'postgres') {
-    database = await createTestDatabase();
-    Object.assign(env, { TOKEND_DATABASE_URL: database.url, TOKEND_REDIS_URL: settings.redisUrl });
-  } else {
-    env.TOKEND_DATABASE_URL = `sqlite:${sqlitePath}`;
-  }
+  const data = await benchData(store, { TOKEND_ADMIN_TOKEN: ADMIN, TOKEND_SWEEP_INTERVAL: '0', TOKEND_ISSUER: 'http://tokend.scale', TOKEND_LOGIN_LIMIT_USER: '1000000', TOKEND_LOGIN_LIMIT_IP: '1000000' });
+  const { env, sqlitePath } = data;
   try {
     let server = await startPinned(settings, [TOKEND_BUILT_MAIN, 'serve', '--port', '0'], env);
     const presented = Math.min(PRESENTED, Math.floor(size / 2));
@@ -126,11 +110,11 @@ async function atSize(store: string, size: number): Promise<Figure[]> {
     try {
       made = await realTokens(server.url, presented);
     } finally {
-      await stop(server);
+      await stopServer(server);
     }
     const { tokens, appId } = made;
     // Rotation wrote an access and a refresh row per token; the filler brings the table to `size`.
-    await fill(store, { sqlite: sqlitePath, ...(database !== null && { postgres: database.url }) }, Math.max(0, size - 2 * presented), appId);
+    await fill(store, { sqlite: sqlitePath, ...(data.postgresUrl !== null && { postgres: data.postgresUrl }) }, Math.max(0, size - 2 * presented), appId);
     if (store === 'sqlite') say(`    database file ${(statSync(sqlitePath).size / 2 ** 20).toFixed(0)} MiB`);
     server = await startPinned(settings, [TOKEND_BUILT_MAIN, 'serve', '--port', '0'], env);
     try {
@@ -146,11 +130,10 @@ async function atSize(store: string, size: number): Promise<Figure[]> {
         await measure(settings, `verify: GET /v1/me, opaque (repeat), ${label}`, store, 32, { url: `${server.url}/v1/me`, headers: { authorization: `Bearer ${tokens[0]}` } }),
       ];
     } finally {
-      await stop(server);
+      await stopServer(server);
     }
   } finally {
-    await database?.drop();
-    rmSync(dir, { recursive: true, force: true });
+    await data.close();
   }
 }
 

@@ -37,7 +37,6 @@ export interface BenchSettings {
   connections: number[];
   /** The core servers are pinned to, or null on a one-core machine. */
   serverCpu: string | null;
-  redisUrl: string;
   /** The ceiling server; scenarios alternate with it slice by slice (see measure). */
   ceilingUrl: string | null;
   ceilingPid: number | null;
@@ -165,7 +164,7 @@ interface Client {
   client_secret: string;
 }
 
-const basicOf = (app: Client) => `Basic ${Buffer.from(`${app.client_id}:${app.client_secret}`).toString('base64')}`;
+export const basicOf = (app: Pick<Client, 'client_id' | 'client_secret'>) => `Basic ${Buffer.from(`${app.client_id}:${app.client_secret}`).toString('base64')}`;
 
 /**
  * Refresh rotation at full speed: every request spends one refresh token from
@@ -197,26 +196,52 @@ const firstSight = (url: string, tokens: string[]): autocannon.Options => ({
   requests: [{ setupRequest: (request) => ({ ...request, headers: { ...request.headers, authorization: `Bearer ${tokens.pop() ?? 'none'}` } }) }],
 });
 
+/**
+ * Where a benchmark's tokend keeps its data: a fresh SQLite file in a temp
+ * folder, or a fresh Postgres database with Redis. `env` is what the server
+ * needs (with `extra` on top); `close` drops and deletes it all.
+ */
+export async function benchData(
+  store: string,
+  extra: Record<string, string>,
+): Promise<{ env: Record<string, string>; sqlitePath: string; postgresUrl: string | null; close(): Promise<void> }> {
+  const dir = mkdtempSync(join(tmpdir(), 'tokend-bench-'));
+  const sqlitePath = join(dir, 'tokend.db');
+  const database: TestDatabase | null = store === 'postgres' ? await createTestDatabase() : null;
+  const where: Record<string, string> =
+    database === null
+      ? { TOKEND_DATABASE_URL: `sqlite:${sqlitePath}` }
+      : { TOKEND_DATABASE_URL: database.url, TOKEND_REDIS_URL: process.env.TOKEND_TEST_REDIS ?? 'redis://127.0.0.1:6379' };
+  return {
+    env: { TOKEND_LOG_LEVEL: 'warn', ...extra, ...where },
+    sqlitePath,
+    postgresUrl: database?.url ?? null,
+    async close() {
+      await database?.drop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Stops a benchmark's server and waits until it has exited. */
+export async function stopServer(server: Running): Promise<void> {
+  const stopped = exited(server.child);
+  server.child.kill('SIGTERM');
+  await stopped;
+}
+
 /** One tokend node on a store, with what the scenarios need made through its own API. */
 export async function benchStore(settings: BenchSettings, store: string): Promise<Figure[]> {
-  let database: TestDatabase | null = null;
-  const dir = mkdtempSync(join(tmpdir(), 'tokend-bench-'));
-  const env: Record<string, string> = {
+  const data = await benchData(store, {
     TOKEND_ADMIN_TOKEN: ADMIN,
-    TOKEND_LOG_LEVEL: 'warn',
     TOKEND_SWEEP_INTERVAL: '0',
     TOKEND_ISSUER: 'http://tokend.bench',
     // The password scenario is one user logging in at full speed: only the hashing queue may act.
     TOKEND_LOGIN_LIMIT_USER: '1000000',
     TOKEND_LOGIN_LIMIT_IP: '1000000',
-  };
-  if (store === 'postgres') {
-    database = await createTestDatabase();
-    Object.assign(env, { TOKEND_DATABASE_URL: database.url, TOKEND_REDIS_URL: settings.redisUrl });
-  } else {
-    env.TOKEND_DATABASE_URL = `sqlite:${join(dir, 'tokend.db')}`;
-  }
-  const { child, url } = await startPinned(settings, [TOKEND_BUILT_MAIN, 'serve', '--port', '0'], env);
+  });
+  const server = await startPinned(settings, [TOKEND_BUILT_MAIN, 'serve', '--port', '0'], data.env);
+  const { child, url } = server;
   const wanted = (scenario: string) => settings.only === null || settings.only.test(scenario);
   const figures: Figure[] = [];
   /** Measures a scenario BENCH_ONLY wants; `options` is built only then, as some cost logins to prepare. */
@@ -299,10 +324,7 @@ export async function benchStore(settings: BenchSettings, store: string): Promis
     }
     return figures;
   } finally {
-    const stopped = exited(child);
-    child.kill('SIGTERM');
-    await stopped;
-    await database?.drop();
-    rmSync(dir, { recursive: true, force: true });
+    await stopServer(server);
+    await data.close();
   }
 }

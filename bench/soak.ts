@@ -7,12 +7,11 @@
  *   SOAK_SECONDS=600 SOAK_STORE=sqlite npm run soak     (or SOAK_STORE=postgres, with Redis)
  */
 import autocannon from 'autocannon';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
 import { join } from 'node:path';
-import { createTestDatabase, type TestDatabase } from '../test/helpers/postgres.js';
-import { exited, startServer, TOKEND_BUILT_MAIN } from '../test/helpers/serve.js';
-import { postJson } from './scenarios.js';
+import { startServer, TOKEND_BUILT_MAIN } from '../test/helpers/serve.js';
+import { basicOf, benchData, postJson, stopServer } from './scenarios.js';
 
 const SECONDS = Number(process.env.SOAK_SECONDS ?? 600);
 const STORE = process.env.SOAK_STORE ?? 'sqlite';
@@ -25,16 +24,8 @@ const rssMiB = (pid: number): number => {
 };
 
 async function main(): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'tokend-soak-'));
-  let database: TestDatabase | null = null;
-  const env: Record<string, string> = { TOKEND_ADMIN_TOKEN: ADMIN, TOKEND_LOG_LEVEL: 'warn', TOKEND_ISSUER: 'http://tokend.soak' };
-  if (STORE === 'postgres') {
-    database = await createTestDatabase();
-    Object.assign(env, { TOKEND_DATABASE_URL: database.url, TOKEND_REDIS_URL: process.env.TOKEND_TEST_REDIS ?? 'redis://127.0.0.1:6379' });
-  } else {
-    env.TOKEND_DATABASE_URL = `sqlite:${join(dir, 'tokend.db')}`;
-  }
-  const server = await startServer({ env, args: [TOKEND_BUILT_MAIN, 'serve', '--port', '0'], ...(cpus().length > 1 && { cpu: String(cpus().length - 1) }) });
+  const data = await benchData(STORE, { TOKEND_ADMIN_TOKEN: ADMIN, TOKEND_ISSUER: 'http://tokend.soak' });
+  const server = await startServer({ env: data.env, args: [TOKEND_BUILT_MAIN, 'serve', '--port', '0'], ...(cpus().length > 1 && { cpu: String(cpus().length - 1) }) });
   const pid = server.child.pid!;
   try {
     const { url } = server;
@@ -42,7 +33,7 @@ async function main(): Promise<void> {
     const app = await postJson(url, '/admin/v1/apps', { name: 'soak', refresh_reuse_grace_seconds: 0 }, admin);
     await postJson(url, '/admin/v1/users', { username: 'soak', password: 'soak-password' }, admin);
     const login = await postJson(url, '/oauth/token', { grant_type: 'password', username: 'soak', password: 'soak-password', client_id: app.client_id, client_secret: app.client_secret });
-    const basic = `Basic ${Buffer.from(`${app.client_id}:${app.client_secret}`).toString('base64')}`;
+    const basic = basicOf(app);
     const form = 'application/x-www-form-urlencoded';
 
     const samples: Array<{ second: number; rssMiB: number }> = [];
@@ -77,11 +68,8 @@ async function main(): Promise<void> {
     console.log(`RSS: ${first} MiB after warm-up, peak ${peak} MiB, last ${last} MiB (${last - first >= 0 ? '+' : ''}${last - first} MiB after warm-up)`);
     writeFileSync(join(ROOT, 'bench/results/soak.json'), `${JSON.stringify(report, null, 2)}\n`);
   } finally {
-    const stopped = exited(server.child);
-    server.child.kill('SIGTERM');
-    await stopped;
-    await database?.drop();
-    rmSync(dir, { recursive: true, force: true });
+    await stopServer(server);
+    await data.close();
   }
 }
 
