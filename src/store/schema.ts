@@ -1,9 +1,10 @@
-import type { Generated, Selectable } from 'kysely';
+import type { Generated, Insertable, Selectable } from 'kysely';
 import type {
   App,
   AuditEvent,
   GrantType,
   MasterKey,
+  NewAuditEvent,
   OperatorToken,
   Session,
   SigningAlg,
@@ -300,6 +301,18 @@ export const toSigningKeyRow = (k: SigningKey): SigningKeysTable => ({
   activated_at: k.activatedAt,
   retired_at: k.retiredAt,
   published_until: k.publishedUntil,
+});
+
+export const toAuditRow = (event: NewAuditEvent): Insertable<AuditEventsTable> => ({
+  at: event.at,
+  action: event.action,
+  actor: event.actor,
+  app_id: event.appId ?? null,
+  user_id: event.userId ?? null,
+  session_id: event.sessionId ?? null,
+  token_id: event.tokenId ?? null,
+  ip: event.ip ?? null,
+  detail: event.detail === undefined || event.detail === null ? null : JSON.stringify(event.detail),
 });
 
 export const fromAuditRow = (row: Selectable<AuditEventsTable>): AuditEvent => ({

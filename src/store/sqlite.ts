@@ -48,5 +48,5 @@ export function openSqliteStore(path: string): KyselyStore {
   database.pragma('busy_timeout = 5000');
   database.pragma('foreign_keys = ON');
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(database) }) });
-  return groupCommits(kyselyStore(db));
+  return groupCommits(kyselyStore(db), database);
 }

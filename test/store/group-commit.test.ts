@@ -61,6 +61,32 @@ describe('grouped commits on SQLite', () => {
     assert.equal(await store.findSession(bad.id), null, 'the savepoint took the session back with its failed token');
   });
 
+  test('a grouped write waits for a transaction Kysely has open, and is not undone when that one rolls back', async () => {
+    const outsider = newSession(userId, appId);
+    const token = newToken('access', { appId });
+    let written: Promise<void> | undefined;
+    await assert.rejects(
+      store.db.transaction().execute(async (trx) => {
+        await trx.insertInto('sessions').values({ id: outsider.id, user_id: userId, app_id: appId, device_info: 'x', ip: null, user_agent: null, created_at: T0, last_used_at: T0, revoked_at: null }).execute();
+        written = store.insertTokens([token]);
+        await new Promise((resolve) => setTimeout(resolve, 30));
+        throw new Error('rolled back on purpose');
+      }),
+      /rolled back on purpose/,
+    );
+    await written;
+    assert.equal(await store.findSession(outsider.id), null, 'the open transaction rolled back');
+    assert.equal((await store.findTokenById(token.id))?.hash, token.hash, 'the grouped write committed on its own');
+  });
+
+  test('several tokens in one insert stand or fall together', async () => {
+    const taken = newToken('access', { appId });
+    await store.insertTokens([taken]);
+    const first = newToken('access', { appId });
+    await assert.rejects(store.insertTokens([first, newToken('access', { appId }, { hash: taken.hash })]));
+    assert.equal(await store.findTokenById(first.id), null);
+  });
+
   test('20 rotations of one refresh token in one turn: exactly one wins, and only its successors exist', async () => {
     const session = newSession(userId, appId);
     const refresh = newToken('refresh', { appId, userId, sessionId: session.id }, { expiresAt: T0 + 14 * DAY });

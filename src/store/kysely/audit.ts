@@ -1,31 +1,15 @@
 import type { Kysely } from 'kysely';
 import type { NewAuditEvent } from '../../core/model.js';
 import { decodeCursor, toPage } from '../pagination.js';
-import { fromAuditRow, type Database } from '../schema.js';
+import { fromAuditRow, toAuditRow, type Database } from '../schema.js';
 import type { AuditFilter, AuditStore, Page, PageRequest } from '../store.js';
-
-/** One audit row; also what a grouped commit runs (src/store/group-commit.ts). */
-export async function insertAuditRow(db: Kysely<Database>, event: NewAuditEvent): Promise<void> {
-  await db
-    .insertInto('audit_events')
-    .values({
-      at: event.at,
-      action: event.action,
-      actor: event.actor,
-      app_id: event.appId ?? null,
-      user_id: event.userId ?? null,
-      session_id: event.sessionId ?? null,
-      token_id: event.tokenId ?? null,
-      ip: event.ip ?? null,
-      detail: event.detail === undefined || event.detail === null ? null : JSON.stringify(event.detail),
-    })
-    .execute();
-}
 
 /** The audit trail in the Kysely store. */
 export function auditVerbs(db: Kysely<Database>): AuditStore {
   return {
-    appendAudit: (event: NewAuditEvent) => insertAuditRow(db, event),
+    async appendAudit(event: NewAuditEvent): Promise<void> {
+      await db.insertInto('audit_events').values(toAuditRow(event)).execute();
+    },
 
     async listAudit(filter: AuditFilter, page: PageRequest): Promise<Page<ReturnType<typeof fromAuditRow>>> {
       const position = decodeCursor(page.cursor, 'integer');

@@ -5,14 +5,14 @@ import { fromSessionRow, fromTokenRow, toSessionRow, toTokenRow, type Database }
 import { revokeSessionTokens } from './revoke.js';
 import type { ExpiredTokenSweep, Page, PageRequest, Rotation, RotationResult, SweptRows, TokenFilter, TokenStore, Usage } from '../store.js';
 
-/** Token rows as one INSERT; also what a grouped commit runs (src/store/group-commit.ts). */
-export async function insertTokenRows(db: Kysely<Database>, tokens: Token[]): Promise<void> {
+/** Token rows as one INSERT. (SQLite's grouped commits write these rows with prepared statements: src/store/group-commit.ts.) */
+async function insertTokenRows(db: Kysely<Database>, tokens: Token[]): Promise<void> {
   if (tokens.length === 0) return;
   await db.insertInto('tokens').values(tokens.map(toTokenRow)).execute();
 }
 
 /** A session and its first tokens; the caller runs it inside a transaction. */
-export async function insertSessionRows(trx: Kysely<Database>, session: Session, tokens: Token[]): Promise<void> {
+async function insertSessionRows(trx: Kysely<Database>, session: Session, tokens: Token[]): Promise<void> {
   await trx.insertInto('sessions').values(toSessionRow(session)).execute();
   await insertTokenRows(trx, tokens);
 }
@@ -21,7 +21,7 @@ export async function insertSessionRows(trx: Kysely<Database>, session: Session,
  * Rotation's writes, inside the caller's transaction: spends the refresh token
  * and inserts its successors. False when another caller spent it first.
  */
-export async function consumeRefreshToken(trx: Kysely<Database>, rotation: Rotation): Promise<boolean> {
+async function consumeRefreshToken(trx: Kysely<Database>, rotation: Rotation): Promise<boolean> {
   // The single atomic gate: only the first caller finds used_at still NULL.
   const consumed = await trx
     .updateTable('tokens')
