@@ -1,4 +1,4 @@
-import { randomFillSync } from 'node:crypto';
+import { randomView } from './random.js';
 
 /**
  * A UUID version 7 (RFC 9562 §5.7): 48 bits of Unix milliseconds, then 74
@@ -9,7 +9,7 @@ import { randomFillSync } from 'node:crypto';
  * `created_at`, which the APIs show anyway; the random bits keep it unguessable.
  */
 export function timeOrderedId(at: number): string {
-  const bytes = randomFillSync(Buffer.allocUnsafe(16));
+  const bytes = randomView(16);
   bytes.writeUIntBE(Math.max(0, Math.floor(at)) % 2 ** 48, 0, 6);
   bytes[6] = (bytes[6]! & 0x0f) | 0x70; // version 7
   bytes[8] = (bytes[8]! & 0x3f) | 0x80; // RFC 9562 variant

@@ -1,5 +1,6 @@
-import { hash, randomBytes } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { crc32 } from 'node:zlib';
+import { randomView } from './random.js';
 
 /** The kinds of token tokend issues (SPEC §2). */
 export type TokenKind = 'access' | 'refresh' | 'service' | 'install' | 'api';
@@ -31,7 +32,7 @@ const kindByPrefix = new Map<string, SecretKind>(
 export function randomBase62(length: number): string {
   let out = '';
   while (out.length < length) {
-    for (const byte of randomBytes(length * 2)) {
+    for (const byte of randomView(length * 2)) {
       if (byte < 248) out += ALPHABET[byte % 62];
       if (out.length === length) break;
     }

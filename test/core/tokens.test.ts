@@ -3,6 +3,7 @@ import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { InvalidRequest, InvalidScope } from '../../src/core/errors.js';
 import { timeOrderedId } from '../../src/core/ids.js';
+import { randomView } from '../../src/core/random.js';
 import { parseScope } from '../../src/core/scopes.js';
 import { PREFIXES, hashSecret, looksLikeJwt, mintSecret, parseSecret, type SecretKind } from '../../src/core/tokens.js';
 import { DUPLICATES, parseParams, rejectDuplicates } from '../../src/http/body.js';
@@ -292,5 +293,22 @@ describe('time-ordered ids (UUID v7) for tokens and sessions', () => {
     const sameMillisecond = Array.from({ length: 1_000 }, () => timeOrderedId(Date.UTC(2026, 10, 24)));
     assert.equal(new Set(sameMillisecond).size, 1_000, 'within one millisecond the random bits keep them apart');
     assert.equal(sameMillisecond[0]!.slice(0, 13), timeOrderedId(Date.UTC(2026, 10, 24)).slice(0, 13), 'the first 48 bits are the time');
+  });
+});
+
+describe('the random pool', () => {
+  test('hands every byte out once: draws across many refills never repeat a 16-byte run, and sizes above the pool work', () => {
+    const seen = new Set<string>();
+    for (let i = 0; i < 5_000; i++) {
+      const size = 1 + (i % 70);
+      const view = randomView(size);
+      assert.equal(view.length, size);
+      if (size >= 16) seen.add(view.subarray(0, 16).toString('hex'));
+    }
+    const sixteenOrMore = Array.from({ length: 5_000 }, (_, i) => 1 + (i % 70)).filter((size) => size >= 16).length;
+    assert.equal(seen.size, sixteenOrMore, 'no two draws began with the same 16 bytes');
+    const big = randomView(10_000);
+    assert.equal(big.length, 10_000);
+    assert.ok(new Set(big).size > 200, 'a large draw is random bytes, not a zeroed buffer');
   });
 });
