@@ -47,6 +47,12 @@ export function openSqliteStore(path: string): KyselyStore {
   database.pragma('synchronous = NORMAL');
   database.pragma('busy_timeout = 5000');
   database.pragma('foreign_keys = ON');
+  // A checkpoint copies the WAL's pages back into the database file. Every
+  // 4000 pages (16 MiB) rather than SQLite's 1000 writes the pages that every
+  // commit touches (the ends of the indexes) back fewer times: issuance cost
+  // 12 % less CPU. Each checkpoint holds the event loop longer, though: the
+  // p99 of client_credentials at 32 connections went from 12 to 22 ms.
+  database.pragma('wal_autocheckpoint = 4000');
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(database) }) });
   return groupCommits(kyselyStore(db), database);
 }
