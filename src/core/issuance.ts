@@ -36,7 +36,7 @@ export async function mintToken(core: Core, spec: MintSpec): Promise<Minted> {
   if (format === 'jwt') {
     if (expiresAt === null) throw new Error('a JWT needs an expiry');
     const iat = Math.floor(now / 1000);
-    secret = await signAccessToken(core.keys, {
+    secret = signAccessToken(core.keys, {
       iss: core.settings.issuer,
       sub: spec.userId === null ? spec.app.clientId : String(spec.userId),
       aud: spec.app.audience ?? core.settings.issuer,

@@ -6,6 +6,7 @@ import {
   type CryptoKey,
   type JWK,
 } from 'jose';
+import { createPrivateKey, type KeyObject } from 'node:crypto';
 import type { Store } from '../store/store.js';
 import type { Clock } from './clock.js';
 import type { SigningAlg, SigningKey } from './model.js';
@@ -18,7 +19,8 @@ export const CLOCK_SKEW_SECONDS = 60;
 interface LoadedKey {
   record: SigningKey;
   publicKey: CryptoKey;
-  privateKey: CryptoKey | null;
+  /** A node:crypto key: tokend signs with node:crypto directly (src/core/jwt.ts). */
+  privateKey: KeyObject | null;
 }
 
 const RELOAD_INTERVAL_MS = 5_000;
@@ -82,7 +84,7 @@ export class KeyRing {
         privateKey:
           record.retiredAt !== null
             ? null
-            : (known?.privateKey ?? ((await importJWK(JSON.parse(record.privateJwk) as JWK, record.alg)) as CryptoKey)),
+            : (known?.privateKey ?? createPrivateKey({ key: JSON.parse(record.privateJwk) as JWK & { kty: string }, format: 'jwk' })),
       });
     }
     const active = records.filter((r) => r.activatedAt !== null && r.retiredAt === null);
@@ -92,7 +94,7 @@ export class KeyRing {
   }
 
   /** The key that signs new tokens. */
-  signingKey(): { kid: string; alg: SigningAlg; key: CryptoKey } {
+  signingKey(): { kid: string; alg: SigningAlg; key: KeyObject } {
     this.refreshIfStale();
     const loaded = this.currentKid === null ? undefined : this.keys.get(this.currentKid);
     if (loaded?.privateKey == null) throw new Error('no current signing key: was KeyRing.load() called?');

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { createHmac, createPublicKey, randomUUID, type JsonWebKey } from 'node:crypto';
+import { createHmac, createPublicKey, KeyObject, randomUUID, sign as signWithNode, type JsonWebKey } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { deflateRawSync } from 'node:zlib';
@@ -52,16 +52,20 @@ const ourHeader = (extra: object = {}): Record<string, unknown> => ({ alg: 'ES25
 const claims = (extra: object = {}): Record<string, unknown> => ({ ...decodeJwt(model), ...extra });
 const nowSeconds = (): number => Math.floor(h.clock.now() / 1000);
 
-/** JWS compact serialisation with any header and payload, signed with `key` as its own algorithm (ES256, RS256, EdDSA). */
-async function sign(key: CryptoKey, header: unknown, payload: unknown): Promise<string> {
+/**
+ * JWS compact serialisation with any header and payload, signed with `key` as its own algorithm (ES256, RS256, EdDSA).
+ * tokend's own key is a node:crypto key, and ES256 (the tests below keep the default algorithm).
+ */
+async function sign(key: CryptoKey | KeyObject, header: unknown, payload: unknown): Promise<string> {
   const input = `${b64(header)}.${b64(payload)}`;
+  if (key instanceof KeyObject) return `${input}.${signWithNode('sha256', Buffer.from(input), { key, dsaEncoding: 'ieee-p1363' }).toString('base64url')}`;
   const name = key.algorithm.name;
   const params = name === 'ECDSA' ? { name, hash: 'SHA-256' } : { name };
   const signature = Buffer.from(await globalThis.crypto.subtle.sign(params, key, Buffer.from(input)));
   return `${input}.${signature.toString('base64url')}`;
 }
 
-const ourSigningKey = (): CryptoKey => h.core.keys.signingKey().key;
+const ourSigningKey = (): KeyObject => h.core.keys.signingKey().key;
 
 function hmac(bits: 256 | 384 | 512, header: object, payload: object, secret: string | Buffer): string {
   const input = `${b64(header)}.${b64(payload)}`;
