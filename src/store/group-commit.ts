@@ -36,7 +36,15 @@ export function groupCommits(store: KyselyStore, database: SQLite.Database): Kys
   // Prepared at the first write: the tables do not exist before the store's migration.
   let prepared: ReturnType<typeof preparedWrites> | undefined;
   const write = () => (prepared ??= preparedWrites(database));
-  const inOneTransaction = database.transaction((jobs: Job[]) => jobs.map(attempt));
+  const inOneTransaction = database.transaction((jobs: Job[]) =>
+    jobs.map((job) => {
+      const outcome = attempt(job);
+      // Some failures (a full disk, an I/O error) make SQLite roll back the whole transaction. The writes after
+      // it would then commit one by one while their callers hear of the failed COMMIT: stop, and fail them all.
+      if (!outcome.ok && !database.inTransaction) throw outcome.error;
+      return outcome;
+    }),
+  );
   // Called inside the batch's transaction, better-sqlite3 makes this a savepoint.
   const inSavepoint = database.transaction((job: Job) => job.write());
   let queue: Job[] = [];

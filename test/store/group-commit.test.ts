@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { sql } from 'kysely';
 import type { KyselyStore } from '../../src/store/kysely-store.js';
 import { openSqliteStore } from '../../src/store/sqlite.js';
 import { DAY, newApp, newSession, newToken, newUser, rotation, T0 } from './fixtures.js';
@@ -100,5 +101,31 @@ describe('grouped commits on SQLite', () => {
     }
     const lost = results.find((r) => r.outcome === 'lost');
     assert.ok(lost !== undefined && lost.outcome === 'lost' && lost.token?.successorId === winner.successorId);
+  });
+});
+
+describe('grouped commits on a full SQLite database', () => {
+  test('every write that resolved is stored and every write that failed left nothing behind', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tokend-full-'));
+    const store = openSqliteStore(join(dir, 'tokend.db'));
+    try {
+      await store.migrate();
+      const app = newApp();
+      await store.insertApp(app);
+      const { rows } = await sql<{ page_count: number }>`pragma page_count`.execute(store.db);
+      // Room for a few more pages only: some of the batch fits, the rest finds the disk "full".
+      await sql.raw(`pragma max_page_count = ${rows[0]!.page_count + 3}`).execute(store.db);
+      const tokens = Array.from({ length: 300 }, () => newToken('access', { appId: app.id }, { name: 'x'.repeat(200) }));
+      const results = await Promise.allSettled(tokens.map((token) => store.insertTokens([token])));
+      assert.ok(results.some((r) => r.status === 'rejected'), 'the database filled up');
+      await sql.raw('pragma max_page_count = 1073741823').execute(store.db);
+      for (const [i, token] of tokens.entries()) {
+        const stored = (await store.findTokenById(token.id)) !== null;
+        assert.equal(stored, results[i]!.status === 'fulfilled', `token ${i}: ${results[i]!.status} but ${stored ? 'stored' : 'not stored'}`);
+      }
+    } finally {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
