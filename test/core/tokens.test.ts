@@ -199,7 +199,10 @@ describe('parseParams and rejectDuplicates', () => {
         const first = new Map<string, string>();
         for (const [name, value] of new URLSearchParams(text)) if (!first.has(name)) first.set(name, value);
         assert.deepEqual(new Map(Object.entries(params)), first);
-        assert.equal(Object.getPrototypeOf(params), null);
+        // It inherits nothing (no toString, no __proto__ setter): its prototype is an empty one with none of its own.
+        const inherited = Object.getPrototypeOf(params) as object;
+        assert.equal(Object.getPrototypeOf(inherited), null);
+        assert.deepEqual(Reflect.ownKeys(inherited), []);
       }),
       { numRuns: 3000 },
     );
