@@ -47,6 +47,10 @@ export function openSqliteStore(path: string): KyselyStore {
   database.pragma('synchronous = NORMAL');
   database.pragma('busy_timeout = 5000');
   database.pragma('foreign_keys = ON');
+  // A write that must stand or fall alone inside a grouped commit runs in a
+  // savepoint, whose journal is a temporary file by default: in memory,
+  // rotation cost 216-254 instead of 294 CPU µs (its system time halved).
+  database.pragma('temp_store = MEMORY');
   // A checkpoint copies the WAL's pages back into the database file. Every
   // 4000 pages (16 MiB) rather than SQLite's 1000 writes the pages that every
   // commit touches (the ends of the indexes) back fewer times: issuance cost
