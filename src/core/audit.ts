@@ -24,8 +24,9 @@ export type RecordedAudit = NewAuditEvent & { action: AuditAction; actor: Actor 
 
 /**
  * The audit trail: issuance, refresh, revocation, refresh reuse, failed logins
- * and every admin action. A failure to write it is reported, never hidden, but
- * does not undo the action it describes.
+ * and every admin action. Issuance writes its row with the tokens, all or
+ * none (`announce`); any other event is written after its action, and a
+ * failure to write it is reported, never hidden, but does not undo the action.
  */
 export class AuditLog {
   private readonly listeners: Array<(event: RecordedAudit) => void> = [];
@@ -45,7 +46,12 @@ export class AuditLog {
     return subscribe(this.listeners, listener);
   }
 
-  async record(action: AuditAction, actor: Actor, fields: AuditFields = {}): Promise<void> {
+  /**
+   * An event whose row the store writes together with the action it
+   * describes (`insertTokens`, `insertSession`), so an issued token always has
+   * its audit row and a failed issuance leaves none. Listeners hear it now.
+   */
+  announce(action: AuditAction, actor: Actor, fields: AuditFields = {}): RecordedAudit {
     const event: RecordedAudit = { at: this.clock.now(), action, actor, ...fields };
     for (const listener of this.listeners) {
       try {
@@ -54,6 +60,11 @@ export class AuditLog {
         this.onError(error);
       }
     }
+    return event;
+  }
+
+  async record(action: AuditAction, actor: Actor, fields: AuditFields = {}): Promise<void> {
+    const event = this.announce(action, actor, fields);
     try {
       await this.store.appendAudit(event);
     } catch (error) {

@@ -48,13 +48,15 @@ export async function issueInstallToken(core: Core, request: InstallTokenRequest
     installId,
     parentId: request.parentId,
   });
-  await core.store.insertTokens([minted.record]);
-  await core.audit.record('token.issued', request.actor, {
-    appId: request.app.id,
-    userId: request.userId,
-    tokenId: minted.record.id,
-    ip: request.ip,
-    detail: { kind: 'install', install_id: installId },
-  });
+  await core.store.insertTokens(
+    [minted.record],
+    core.audit.announce('token.issued', request.actor, {
+      appId: request.app.id,
+      userId: request.userId,
+      tokenId: minted.record.id,
+      ip: request.ip,
+      detail: { kind: 'install', install_id: installId },
+    }),
+  );
   return { minted, deeplink: deeplinkFor(request.app, minted.secret) };
 }

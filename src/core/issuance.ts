@@ -178,14 +178,17 @@ export async function startSession(core: Core, request: SessionRequest): Promise
     ...(request.accessTtl !== undefined && { accessTtl: request.accessTtl }),
     ...(request.accessFormat !== undefined && { accessFormat: request.accessFormat }),
   });
-  await core.store.insertSession(session, records);
-  await core.audit.record('token.issued', `user:${request.user.id}`, {
-    appId: request.app.id,
-    userId: request.user.id,
-    sessionId: session.id,
-    tokenId: set.accessTokenId,
-    ip: request.ip,
-    detail: { grant: 'password', door: request.door, refresh: set.refreshTokenId !== null },
-  });
+  await core.store.insertSession(
+    session,
+    records,
+    core.audit.announce('token.issued', `user:${request.user.id}`, {
+      appId: request.app.id,
+      userId: request.user.id,
+      sessionId: session.id,
+      tokenId: set.accessTokenId,
+      ip: request.ip,
+      detail: { grant: 'password', door: request.door, refresh: set.refreshTokenId !== null },
+    }),
+  );
   return { session, set };
 }

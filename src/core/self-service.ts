@@ -60,13 +60,15 @@ export async function createApiToken(
   const beyond = granted.filter((s) => !ceiling.includes(s));
   if (beyond.length > 0) throw new InsufficientScope(beyond.join(' '));
   const minted = await mintToken(core, { kind: 'api', app, userId: options.userId, sessionId: null, scopes: granted, ttlSeconds: ttl, name });
-  await core.store.insertTokens([minted.record]);
-  await core.audit.record(options.actor.startsWith('operator:') ? 'admin.api_token.created' : 'token.issued', options.actor, {
-    appId: app.id,
-    userId: options.userId,
-    tokenId: minted.record.id,
-    detail: { kind: 'api', name },
-  });
+  await core.store.insertTokens(
+    [minted.record],
+    core.audit.announce(options.actor.startsWith('operator:') ? 'admin.api_token.created' : 'token.issued', options.actor, {
+      appId: app.id,
+      userId: options.userId,
+      tokenId: minted.record.id,
+      detail: { kind: 'api', name },
+    }),
+  );
   return minted;
 }
 

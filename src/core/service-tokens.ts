@@ -33,13 +33,15 @@ export async function issueServiceToken(core: Core, options: { key: MasterKey; a
     format: app.serviceTokenFormat,
     masterKeyId: key.id,
   });
-  await core.store.insertTokens([minted.record]);
-  await core.audit.record('token.issued', `master-key:${key.id}`, {
-    appId: app.id,
-    tokenId: minted.record.id,
-    ip: options.ip,
-    detail: { kind: 'service', format: minted.record.format },
-  });
+  await core.store.insertTokens(
+    [minted.record],
+    core.audit.announce('token.issued', `master-key:${key.id}`, {
+      appId: app.id,
+      tokenId: minted.record.id,
+      ip: options.ip,
+      detail: { kind: 'service', format: minted.record.format },
+    }),
+  );
   return minted;
 }
 

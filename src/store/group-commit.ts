@@ -81,12 +81,21 @@ export function groupCommits(store: KyselyStore, database: SQLite.Database): Kys
 
   return {
     ...store,
-    insertTokens: (tokens: Token[]) => (tokens.length === 0 ? Promise.resolve() : enqueue(tokens.length > 1, () => write().tokens(tokens))),
+    // More than one statement runs in a savepoint: its rows stand or fall together.
+    insertTokens: (tokens: Token[], audit?: NewAuditEvent) => {
+      const statements = tokens.length + (audit === undefined ? 0 : 1);
+      if (statements === 0) return Promise.resolve();
+      return enqueue(statements > 1, () => {
+        write().tokens(tokens);
+        if (audit !== undefined) write().audit(audit);
+      });
+    },
     appendAudit: (event: NewAuditEvent) => enqueue(false, () => write().audit(event)),
-    insertSession: (session: Session, tokens: Token[]) =>
+    insertSession: (session: Session, tokens: Token[], audit?: NewAuditEvent) =>
       enqueue(true, () => {
         write().session(session);
         write().tokens(tokens);
+        if (audit !== undefined) write().audit(audit);
       }),
     rotateRefreshToken: async (rotation: Rotation) => rotationResult(store.db, rotation, await enqueue(true, () => write().rotation(rotation))),
   };

@@ -125,14 +125,18 @@ export interface UserStore {
 
 /** Sessions and tokens: issuance, rotation, revocation trees, usage, cleanup. */
 export interface TokenStore {
-  /** A new session with its first tokens, atomically. */
-  insertSession(session: Session, tokens: Token[]): Promise<void>;
+  /**
+   * A new session with its first tokens, and the audit row of the login when
+   * given: all of them or none. (Postgres writes them in one statement.)
+   */
+  insertSession(session: Session, tokens: Token[], audit?: NewAuditEvent): Promise<void>;
   findSession(id: string): Promise<Session | null>;
   listSessionsForUser(userId: number, page: PageRequest): Promise<Page<Session>>;
   /** Revokes the session and every token it owns or minted. False if it was unknown or already revoked. */
   revokeSession(id: string, at: number): Promise<boolean>;
 
-  insertTokens(tokens: Token[]): Promise<void>;
+  /** New tokens, and the audit row of their issuance when given: all of them or none. */
+  insertTokens(tokens: Token[], audit?: NewAuditEvent): Promise<void>;
   findTokenByHash(hash: string): Promise<Token | null>;
   findTokenById(id: string): Promise<Token | null>;
   listTokens(filter: TokenFilter, page: PageRequest): Promise<Page<Token>>;

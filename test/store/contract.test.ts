@@ -227,6 +227,35 @@ function contract(name: string, open: () => Promise<Opened>, { servesManyNodes =
       assert.equal(await store.findTokenById(fine.id), null);
     });
 
+    test('issuance writes its audit row with its rows: both stand, or neither', async () => {
+      const [app, user] = [await seedApp(), await seedUser()];
+      const audited = async (tokenId: string) =>
+        (await store.listAudit({ appId: app.id }, { limit: 100, cursor: null })).items.filter((e) => e.tokenId === tokenId);
+      const event = (tokenId: string) => ({ at: T1, action: 'token.issued', actor: `user:${user.id}`, appId: app.id, userId: user.id, tokenId, detail: { n: UNICODE } });
+
+      const token = newToken('access', { appId: app.id });
+      await store.insertTokens([token], event(token.id));
+      assert.deepEqual(await store.findTokenById(token.id), token);
+      assert.deepEqual((await audited(token.id)).map((e) => [e.action, e.actor, e.detail]), [['token.issued', `user:${user.id}`, { n: UNICODE }]]);
+
+      const session = newSession(user.id, app.id);
+      const access = newToken('access', { appId: app.id, userId: user.id, sessionId: session.id });
+      await store.insertSession(session, [access], event(access.id));
+      assert.ok((await store.findSession(session.id)) !== null);
+      assert.equal((await audited(access.id)).length, 1);
+
+      const lost = newToken('access', { appId: app.id });
+      await assert.rejects(store.insertTokens([lost, newToken('access', { appId: app.id }, { hash: token.hash })], event(lost.id)));
+      assert.equal(await store.findTokenById(lost.id), null);
+      assert.deepEqual(await audited(lost.id), [], 'no audit row for tokens that were not issued');
+
+      const doomed = newSession(user.id, app.id);
+      const doomedToken = newToken('access', { appId: app.id, sessionId: doomed.id }, { hash: token.hash });
+      await assert.rejects(store.insertSession(doomed, [doomedToken], event(doomedToken.id)));
+      assert.equal(await store.findSession(doomed.id), null);
+      assert.deepEqual(await audited(doomedToken.id), []);
+    });
+
     test("listSessionsForUser pages a user's live sessions, newest first", async () => {
       const [app, user, other] = [await seedApp(), await seedUser(), await seedUser()];
       const live = [];

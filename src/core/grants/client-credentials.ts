@@ -16,12 +16,14 @@ export const clientCredentialsGrant: Grant = async (core, { app, params, ip }) =
     ttlSeconds: app.accessTokenTtl,
     format: app.accessTokenFormat,
   });
-  await core.store.insertTokens([access.record]);
-  await core.audit.record('token.issued', `app:${app.clientId}`, {
-    appId: app.id,
-    tokenId: access.record.id,
-    ip,
-    detail: { grant: 'client_credentials' },
-  });
+  await core.store.insertTokens(
+    [access.record],
+    core.audit.announce('token.issued', `app:${app.clientId}`, {
+      appId: app.id,
+      tokenId: access.record.id,
+      ip,
+      detail: { grant: 'client_credentials' },
+    }),
+  );
   return tokenSet(access, null, app.accessTokenTtl);
 };
