@@ -1,15 +1,9 @@
-import { PostgresAdapter, type InsertQueryBuilder, type InsertResult, type Kysely, type QueryCreator } from 'kysely';
+import { PostgresAdapter, sql, type InsertQueryBuilder, type InsertResult, type Kysely, type QueryCreator } from 'kysely';
 import type { NewAuditEvent, Session, Token } from '../../core/model.js';
 import { after, decodeCursor, toPage } from '../pagination.js';
-import { fromSessionRow, fromTokenRow, toAuditRow, toSessionRow, toTokenRow, type Database } from '../schema.js';
+import { fromSessionRow, fromTokenRow, toAuditRow, toSessionRow, toTokenRow, type Database, type TokensTable } from '../schema.js';
 import { revokeSessionTokens } from './revoke.js';
 import type { ExpiredTokenSweep, Page, PageRequest, Rotation, RotationResult, SweptRows, TokenFilter, TokenStore, Usage } from '../store.js';
-
-/** Token rows as one INSERT. */
-async function insertTokenRows(db: Kysely<Database>, tokens: Token[]): Promise<void> {
-  if (tokens.length === 0) return;
-  await db.insertInto('tokens').values(tokens.map(toTokenRow)).execute();
-}
 
 type Insert = (
   creator: QueryCreator<Database>,
@@ -37,29 +31,40 @@ async function insertIssued(db: Kysely<Database>, rows: { session?: Session; tok
   await last(creator).execute();
 }
 
+/** Postgres types of the token columns: parameters in a VALUES list carry no type of their own. */
+const TOKEN_COLUMN_TYPES: Record<keyof TokensTable, 'text' | 'bigint'> = {
+  id: 'text', hash: 'text', kind: 'text', format: 'text', app_id: 'text', user_id: 'bigint', session_id: 'text',
+  parent_id: 'text', master_key_id: 'text', install_id: 'text', name: 'text', scopes: 'text', created_at: 'bigint',
+  expires_at: 'bigint', revoked_at: 'bigint', last_used_at: 'bigint', used_at: 'bigint', successor_id: 'text', successor_sealed: 'text',
+};
+const TOKEN_COLUMNS = Object.keys(TOKEN_COLUMN_TYPES) as (keyof TokensTable)[];
+
 /**
- * Rotation's writes, inside the caller's transaction: spends the refresh token
- * and inserts its successors. False when another caller spent it first.
+ * Rotation's writes as one statement: spends the refresh token and, only if
+ * that UPDATE found it unspent, inserts its successors and touches the
+ * session. False when another caller spent it first: a concurrent rotation's
+ * UPDATE waits for this one's row lock, then finds used_at set. One round
+ * trip instead of a transaction's five. Postgres only, like insertIssued.
  */
-async function consumeRefreshToken(trx: Kysely<Database>, rotation: Rotation): Promise<boolean> {
-  // The single atomic gate: only the first caller finds used_at still NULL.
-  const consumed = await trx
-    .updateTable('tokens')
-    .set({ used_at: rotation.now, successor_id: rotation.successorId, successor_sealed: rotation.successorSealed })
-    .where('hash', '=', rotation.hash)
-    .where('app_id', '=', rotation.appId)
-    .where('kind', '=', 'refresh')
-    .where('used_at', 'is', null)
-    .where('revoked_at', 'is', null)
-    .where('expires_at', '>', rotation.now)
-    .returning(['id', 'session_id'])
-    .executeTakeFirst();
-  if (consumed === undefined) return false;
-  await insertTokenRows(trx, rotation.successors);
-  if (consumed.session_id !== null) {
-    await trx.updateTable('sessions').set({ last_used_at: rotation.now }).where('id', '=', consumed.session_id).execute();
-  }
-  return true;
+async function consumeRefreshToken(db: Kysely<Database>, rotation: Rotation): Promise<boolean> {
+  const { now } = rotation;
+  const successors = sql.join(
+    rotation.successors.map(toTokenRow).map((row) => sql`(${sql.join(TOKEN_COLUMNS.map((c) => sql`cast(${row[c]} as ${sql.raw(TOKEN_COLUMN_TYPES[c])})`))})`),
+  );
+  const { rows } = await sql<{ consumed: number }>`
+    with consumed as (
+      update tokens set used_at = ${now}, successor_id = ${rotation.successorId}, successor_sealed = ${rotation.successorSealed}
+      where hash = ${rotation.hash} and app_id = ${rotation.appId} and kind = 'refresh'
+        and used_at is null and revoked_at is null and expires_at > ${now}
+      returning session_id
+    ), successors as (
+      insert into tokens (${sql.join(TOKEN_COLUMNS.map((c) => sql.ref(c)))})
+      select * from (values ${successors}) as successor where exists (select 1 from consumed)
+    ), touched as (
+      update sessions set last_used_at = ${now} where id = (select session_id from consumed)
+    )
+    select count(*)::int as consumed from consumed`.execute(db);
+  return rows[0]!.consumed === 1;
 }
 
 /** What a rotation answers once `consumeRefreshToken` has run: a loser is told the token as it now stands. */
@@ -156,7 +161,7 @@ export function tokensVerbs(db: Kysely<Database>): TokenStore {
     },
 
     async rotateRefreshToken(rotation: Rotation): Promise<RotationResult> {
-      return rotationResult(db, rotation, await db.transaction().execute((trx) => consumeRefreshToken(trx, rotation)));
+      return rotationResult(db, rotation, await consumeRefreshToken(db, rotation));
     },
 
     async recordUsage({ tokens, sessions, masterKeys }: Usage): Promise<void> {
