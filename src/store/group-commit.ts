@@ -2,7 +2,7 @@ import type SQLite from 'better-sqlite3';
 import type { NewAuditEvent, Session, Token } from '../core/model.js';
 import type { KyselyStore } from './kysely-store.js';
 import { rotationResult } from './kysely/tokens.js';
-import { toAuditRow, toSessionRow, toTokenRow, type AuditEventsTable, type SessionsTable, type TokensTable } from './schema.js';
+import { toAuditRow, toSessionRow, toTokenRow, type SessionsTable, type TokensTable } from './schema.js';
 import type { Rotation } from './store.js';
 
 interface Job {
@@ -101,23 +101,24 @@ export function groupCommits(store: KyselyStore, database: SQLite.Database): Kys
   };
 }
 
-/** Every column of a table (the compiler checks the list is whole), for an INSERT that binds a row by name. */
-const every = <Row>(names: Record<keyof Row, true>) => Object.keys(names);
-const t = true;
-const tokenColumns = every<TokensTable>({
-  id: t, hash: t, kind: t, format: t, app_id: t, user_id: t, session_id: t, parent_id: t, master_key_id: t, install_id: t, name: t, scopes: t,
-  created_at: t, expires_at: t, revoked_at: t, last_used_at: t, used_at: t, successor_id: t, successor_sealed: t,
-});
-const sessionColumns = every<SessionsTable>({ id: t, user_id: t, app_id: t, device_info: t, ip: t, user_agent: t, created_at: t, last_used_at: t, revoked_at: t });
-const auditColumns = every<Omit<AuditEventsTable, 'id'>>({ at: t, action: t, actor: t, app_id: t, user_id: t, session_id: t, token_id: t, ip: t, detail: t });
-
-const insertSql = (table: string, names: readonly string[]) => `insert into ${table} (${names.join(', ')}) values (${names.map((n) => `@${n}`).join(', ')})`;
+/**
+ * An INSERT of whole rows, named parameters bound by column, prepared at its
+ * first row from that row's keys: the mappers in schema.ts always give every
+ * column, so the table's column list lives there alone.
+ */
+function rowInsert<Row extends object>(database: SQLite.Database, table: string): (row: Row) => void {
+  let statement: SQLite.Statement<[Row]> | undefined;
+  const prepare = (names: string[]) => database.prepare<[Row]>(`insert into ${table} (${names.join(', ')}) values (${names.map((n) => `@${n}`).join(', ')})`);
+  return (row) => {
+    (statement ??= prepare(Object.keys(row))).run(row);
+  };
+}
 
 /** The grouped writes as prepared statements: the same rows and the same gate as src/store/kysely/tokens.ts. */
 function preparedWrites(database: SQLite.Database) {
-  const token = database.prepare<[TokensTable]>(insertSql('tokens', tokenColumns));
-  const session = database.prepare<[SessionsTable]>(insertSql('sessions', sessionColumns));
-  const audit = database.prepare(insertSql('audit_events', auditColumns));
+  const token = rowInsert<TokensTable>(database, 'tokens');
+  const session = rowInsert<SessionsTable>(database, 'sessions');
+  const audit = rowInsert<ReturnType<typeof toAuditRow>>(database, 'audit_events');
   // The single atomic gate of rotation: only the first caller finds used_at still NULL.
   const consume = database.prepare<[number, string, string | null, string, string, number], { session_id: string | null }>(
     `update tokens set used_at = ?, successor_id = ?, successor_sealed = ?
@@ -126,16 +127,12 @@ function preparedWrites(database: SQLite.Database) {
   );
   const touchSession = database.prepare<[number, string]>('update sessions set last_used_at = ? where id = ?');
   const tokens = (rows: Token[]) => {
-    for (const row of rows) token.run(toTokenRow(row));
+    for (const row of rows) token(toTokenRow(row));
   };
   return {
     tokens,
-    session(row: Session): void {
-      session.run(toSessionRow(row));
-    },
-    audit(event: NewAuditEvent): void {
-      audit.run(toAuditRow(event));
-    },
+    session: (row: Session) => session(toSessionRow(row)),
+    audit: (event: NewAuditEvent) => audit(toAuditRow(event)),
     /** Spends the refresh token and stores its successors; false when another caller spent it first. */
     rotation(r: Rotation): boolean {
       const consumed = consume.get(r.now, r.successorId, r.successorSealed, r.hash, r.appId, r.now);
