@@ -1,25 +1,17 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { UsageRecorder } from '../../src/core/usage.js';
 import type { KyselyStore } from '../../src/store/kysely-store.js';
-import { openSqliteStore } from '../../src/store/sqlite.js';
-import { newApp, newToken, T0 } from '../store/fixtures.js';
+import { newApp, newToken, T0, tempSqliteStore } from '../store/fixtures.js';
 
 describe('last use, batched off the request path', () => {
-  let dir: string;
+  let opened: Awaited<ReturnType<typeof tempSqliteStore>>;
   let store: KyselyStore;
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'tokend-usage-'));
-    store = openSqliteStore(join(dir, 'tokend.db'));
-    await store.migrate();
+    opened = await tempSqliteStore();
+    store = opened.store;
   });
-  after(async () => {
-    await store.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  after(() => opened.close());
 
   test('a flush of 1,234 tokens writes every one, in pieces that let the event loop turn between them', async () => {
     const app = newApp();

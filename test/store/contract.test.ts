@@ -1,7 +1,4 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { sql } from 'kysely';
 import { InvalidRequest } from '../../src/core/errors.js';
@@ -9,12 +6,11 @@ import type { Token } from '../../src/core/model.js';
 import type { KyselyStore } from '../../src/store/kysely-store.js';
 import { migrations } from '../../src/store/migrations/index.js';
 import { openPostgresStore } from '../../src/store/postgres.js';
-import { openSqliteStore } from '../../src/store/sqlite.js';
 import type { Rotation, Store } from '../../src/store/store.js';
 import { createTestDatabase } from '../helpers/postgres.js';
 import {
   DAY, MINUTE, T0, UNICODE, assertWalk, everything, ids, newApp, newMasterKey, newSession, newSigningKey, newToken, newUser, rotation, seeds,
-  uniqueId, walk,
+  tempSqliteStore, uniqueId, walk,
 } from './fixtures.js';
 
 /* One contract for the Store (STYLE.md): the same test bodies against every real database we ship. */
@@ -484,17 +480,7 @@ function contract(name: string, open: () => Promise<Opened>, { servesManyNodes =
   });
 }
 
-contract('Store contract on SQLite (temp file, WAL)', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'tokend-store-'));
-  const store = openSqliteStore(join(dir, 'tokend.db'));
-  return {
-    store,
-    async close() {
-      await store.close();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-});
+contract('Store contract on SQLite (temp file, WAL)', tempSqliteStore);
 
 contract('Store contract on Postgres', async () => {
   const database = await createTestDatabase();

@@ -1,8 +1,13 @@
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { DEFAULT_POLICY } from '../../src/core/apps.js';
 import type { App, MasterKey, Session, SigningKey, Token, User } from '../../src/core/model.js';
 import type { TokenKind } from '../../src/core/tokens.js';
+import type { KyselyStore } from '../../src/store/kysely-store.js';
+import { openSqliteStore } from '../../src/store/sqlite.js';
 import type { NewUser, Page, PageRequest, Rotation, Store } from '../../src/store/store.js';
 
 /* Domain rows for the store contract: every field set, unique ids, times in ms. */
@@ -180,4 +185,20 @@ export async function assertWalk<T extends { id: string | number }>(list: Lister
   assert.deepEqual(items.map((i) => i.id), (await list(everything)).items.map((i) => i.id));
   assert.equal(pages, Math.max(1, Math.ceil(items.length / limit)), 'the last full page still promised more');
   return items;
+}
+
+/** A migrated SQLite store in a temp folder of its own; `close` closes it and deletes the folder. */
+export async function tempSqliteStore(): Promise<{ store: KyselyStore; path: string; close(): Promise<void> }> {
+  const dir = mkdtempSync(join(tmpdir(), 'tokend-store-'));
+  const path = join(dir, 'tokend.db');
+  const store = openSqliteStore(path);
+  await store.migrate();
+  return {
+    store,
+    path,
+    async close() {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }

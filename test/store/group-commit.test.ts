@@ -1,32 +1,24 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { sql } from 'kysely';
 import type { KyselyStore } from '../../src/store/kysely-store.js';
-import { openSqliteStore } from '../../src/store/sqlite.js';
-import { DAY, newApp, newSession, newToken, newUser, rotation, T0 } from './fixtures.js';
+import { DAY, newApp, newSession, newToken, newUser, rotation, T0, tempSqliteStore } from './fixtures.js';
 
 /** SQLite token and audit inserts of one event-loop turn share a commit (src/store/group-commit.ts). */
 describe('grouped commits on SQLite', () => {
-  let dir: string;
+  let opened: Awaited<ReturnType<typeof tempSqliteStore>>;
   let store: KyselyStore;
   let appId: string;
   let userId: number;
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'tokend-group-'));
-    store = openSqliteStore(join(dir, 'tokend.db'));
-    await store.migrate();
+    opened = await tempSqliteStore();
+    store = opened.store;
     const app = newApp();
     await store.insertApp(app);
     appId = app.id;
     userId = (await store.insertUser(newUser()))!.id;
   });
-  after(async () => {
-    await store.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  after(() => opened.close());
 
   test('200 concurrent token and audit writes all resolve committed and readable', async () => {
     const tokens = Array.from({ length: 200 }, () => newToken('access', { appId }));
@@ -106,10 +98,8 @@ describe('grouped commits on SQLite', () => {
 
 describe('grouped commits on a full SQLite database', () => {
   test('every write that resolved is stored and every write that failed left nothing behind', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'tokend-full-'));
-    const store = openSqliteStore(join(dir, 'tokend.db'));
+    const { store, close } = await tempSqliteStore();
     try {
-      await store.migrate();
       const app = newApp();
       await store.insertApp(app);
       const { rows } = await sql<{ page_count: number }>`pragma page_count`.execute(store.db);
@@ -124,8 +114,7 @@ describe('grouped commits on a full SQLite database', () => {
         assert.equal(stored, results[i]!.status === 'fulfilled', `token ${i}: ${results[i]!.status} but ${stored ? 'stored' : 'not stored'}`);
       }
     } finally {
-      await store.close();
-      rmSync(dir, { recursive: true, force: true });
+      await close();
     }
   });
 });

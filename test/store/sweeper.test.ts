@@ -1,8 +1,5 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { loadConfig } from '../../src/config.js';
 import { ManualClock } from '../../src/core/clock.js';
@@ -14,7 +11,7 @@ import { openPostgresStore } from '../../src/store/postgres.js';
 import { openSqliteStore } from '../../src/store/sqlite.js';
 import { createUser, json, login, me, refresh, startHarness, type Harness } from '../helpers/harness.js';
 import { createTestDatabase } from '../helpers/postgres.js';
-import { newSession, newToken } from './fixtures.js';
+import { newSession, newToken, tempSqliteStore } from './fixtures.js';
 
 /* The background sweep of long-expired tokens (issue 4, item 6), on every real database. */
 
@@ -34,17 +31,8 @@ interface TestDatabase {
 
 const DATABASES: Record<'sqlite' | 'postgres', () => Promise<TestDatabase>> = {
   async sqlite() {
-    const dir = mkdtempSync(join(tmpdir(), 'tokend-sweep-'));
-    const store = openSqliteStore(join(dir, 'tokend.db'));
-    await store.migrate();
-    return {
-      store,
-      another: () => openSqliteStore(join(dir, 'tokend.db')),
-      drop: async () => {
-        await store.close();
-        rmSync(dir, { recursive: true, force: true });
-      },
-    };
+    const { store, path, close } = await tempSqliteStore();
+    return { store, another: () => openSqliteStore(path), drop: close };
   },
   async postgres() {
     const database = await createTestDatabase();
