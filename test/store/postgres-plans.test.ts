@@ -1,0 +1,69 @@
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { Kysely, PostgresDialect, type CompiledQuery } from 'kysely';
+import pg from 'pg';
+import { kyselyStore, type KyselyStore } from '../../src/store/kysely-store.js';
+import type { Database } from '../../src/store/schema.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/postgres.js';
+import { T0, MINUTE, rotation, seeds } from './fixtures.js';
+
+/*
+ * Postgres plans a statement from table statistics, and a table it has not
+ * analyzed yet (a new deployment, or autovacuum off) has none. The hot
+ * statements must find their row by its unique key whatever the statistics:
+ * a rotation that once took the (app_id, kind) index read every refresh token
+ * of the app to spend one.
+ */
+
+let database: TestDatabase;
+let pool: pg.Pool;
+let store: KyselyStore;
+const statements: CompiledQuery[] = [];
+
+before(async () => {
+  database = await createTestDatabase();
+  pool = new pg.Pool({ connectionString: database.url, max: 2 });
+  const db = new Kysely<Database>({
+    dialect: new PostgresDialect({ pool }),
+    log: (event) => {
+      if (event.level === 'query') statements.push(event.query);
+    },
+  });
+  store = kyselyStore(db);
+  await store.migrate();
+});
+
+after(async () => {
+  await store.close();
+  await database.drop();
+});
+
+/** Every index the plan of `statement` reads, as Postgres would run it now. */
+async function indexesOf(statement: CompiledQuery): Promise<string[]> {
+  const { rows } = await pool.query(`explain (format json) ${statement.sql}`, [...statement.parameters]);
+  const names: string[] = [];
+  const visit = (node: Record<string, unknown>): void => {
+    if (typeof node['Index Name'] === 'string') names.push(node['Index Name']);
+    for (const child of (node.Plans as Record<string, unknown>[] | undefined) ?? []) visit(child);
+  };
+  visit((rows[0]['QUERY PLAN'] as { Plan: Record<string, unknown> }[])[0]!.Plan);
+  return names;
+}
+
+test('a rotation spends its refresh token through the hash index on a table Postgres has not analyzed', async () => {
+  const { seedApp, seedUser, login } = seeds(() => store);
+  const app = await seedApp();
+  const user = await seedUser();
+  const sessions = await Promise.all(Array.from({ length: 50 }, () => login(app, user)));
+  const { rows } = await pool.query<{ analyzed: boolean }>(`select reltuples >= 0 as analyzed from pg_class where relname = 'tokens'`);
+  assert.equal(rows[0]!.analyzed, false, 'this test is about a table without statistics');
+
+  statements.length = 0;
+  const spend = rotation(sessions[0]!.refresh, T0 + MINUTE);
+  assert.equal((await store.rotateRefreshToken(spend)).outcome, 'rotated');
+  const rotating = statements.filter((s) => /update tokens set used_at/.test(s.sql));
+  assert.equal(rotating.length, 1);
+  const indexes = await indexesOf(rotating[0]!);
+  assert.ok(indexes.includes('tokens_hash_key'), `the rotation's plan reads ${indexes.join(', ')}`);
+  assert.ok(!indexes.includes('tokens_app'), `the rotation's plan reads ${indexes.join(', ')}`);
+});
