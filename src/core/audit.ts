@@ -52,7 +52,20 @@ export class AuditLog {
    * its audit row and a failed issuance leaves none. Listeners hear it now.
    */
   announce(action: AuditAction, actor: Actor, fields: AuditFields = {}): RecordedAudit {
-    const event: RecordedAudit = { at: this.clock.now(), action, actor, ...fields };
+    return this.tell(this.draft(action, actor, fields));
+  }
+
+  /**
+   * An event for a write that may not happen (a rotation another caller can
+   * win): the store writes its row only with the write, and listeners hear
+   * nothing until `tell`.
+   */
+  draft(action: AuditAction, actor: Actor, fields: AuditFields = {}): RecordedAudit {
+    return { at: this.clock.now(), action, actor, ...fields };
+  }
+
+  /** Tells the listeners of a drafted event, once its write has happened. */
+  tell(event: RecordedAudit): RecordedAudit {
     for (const listener of this.listeners) {
       try {
         listener(event);

@@ -139,6 +139,7 @@ function preparedWrites(database: SQLite.Database) {
       if (consumed === undefined) return false;
       tokens(r.successors);
       if (consumed.session_id !== null) touchSession.run(r.now, consumed.session_id);
+      if (r.audit !== undefined) audit(toAuditRow(r.audit));
       return true;
     },
   };

@@ -63,6 +63,8 @@ export interface Rotation {
   successorSealed: string | null;
   /** The new access and refresh token rows, inserted in the same transaction. */
   successors: Token[];
+  /** The rotation's audit row, written with it: only the winner's is. */
+  audit?: NewAuditEvent;
 }
 
 /** One batch of the expired-token sweep. */

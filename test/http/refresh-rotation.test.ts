@@ -148,13 +148,16 @@ describe('refresh_token grant', () => {
   });
 
   for (const format of ['opaque', 'jwt'] as const) {
-    test(`with a grace window, 20 concurrent refreshes all get the same pair (${format})`, async () => {
+    test(`with a grace window, 20 concurrent refreshes all get the same pair, audited once as a refresh (${format})`, async () => {
       const app = await createClient(h, { name: `grace concurrent ${format}`, refresh_reuse_grace_seconds: 30, access_token_format: format });
       const a = await signIn(h, alice, app);
       const answers = await Promise.all(Array.from({ length: 20 }, () => refresh(h, a.refresh_token, {}, app)));
       const pairs = answers.map(pairOf);
       assert.equal(new Set(answers.map((r) => r.body)).size, 1);
       assert.equal((await me(h, pairs[0]!.access_token)).statusCode, 200);
+      const audited = async (action: string) => json(await adminRequest(h, 'GET', `/audit?action=${action}&app_id=${app.id}`)).events as unknown[];
+      assert.equal((await audited('token.refreshed')).length, 1);
+      assert.equal((await audited('token.refresh_replayed')).length, 19);
       pairOf(await refresh(h, pairs[0]!.refresh_token, {}, app));
     });
   }

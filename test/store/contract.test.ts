@@ -39,11 +39,14 @@ function contract(name: string, open: () => Promise<Opened>, { servesManyNodes =
 
     const { seedApp, seedUser, login, revokedAt } = seeds(() => store);
 
-    /** `attempts` rotations of one refresh token, spread over `stores`: one wins, one pair of successors exists. */
+    /** `attempts` rotations of one refresh token, spread over `stores`: one wins, one pair of successors and one audit row exist. */
     async function race(stores: Store[], attempts: number): Promise<void> {
       const app = await seedApp();
       const { access, refresh } = await login(app, await seedUser());
-      const rotations = Array.from({ length: attempts }, () => rotation(refresh, T1));
+      const rotations = Array.from({ length: attempts }, (_, i) => {
+        const r = rotation(refresh, T1);
+        return { ...r, audit: { at: T1, action: 'token.refreshed', actor: 'user:1', appId: app.id, tokenId: r.successors[0]!.id, detail: { attempt: i } } };
+      });
       const results = await Promise.all(rotations.map((r, i) => stores[i % stores.length]!.rotateRefreshToken(r)));
       const winners = rotations.filter((_, i) => results[i]!.outcome === 'rotated');
       assert.equal(winners.length, 1);
@@ -53,6 +56,8 @@ function contract(name: string, open: () => Promise<Opened>, { servesManyNodes =
       }
       const stored = await store.listTokens({ appId: app.id }, everything);
       assert.deepEqual(ids(stored), new Set([access.id, refresh.id, ...winner.successors.map((t) => t.id)]));
+      const audited = (await store.listAudit({ appId: app.id }, everything)).items;
+      assert.deepEqual(audited.map((e) => [e.action, e.tokenId, e.detail]), [['token.refreshed', winner.successors[0]!.id, winner.audit.detail]]);
     }
 
     test('migrate is idempotent: a second run applies nothing and keeps the data', async () => {

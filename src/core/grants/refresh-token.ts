@@ -59,19 +59,8 @@ export async function refreshSession(core: Core, { app, presented, scope: reques
     refresh: true,
     ...(accessFormat !== undefined && { accessFormat }),
   });
-  const result = await core.store.rotateRefreshToken({
-    hash,
-    appId: app.id,
-    now,
-    successorId: set.refreshTokenId!,
-    successorSealed: app.refreshReuseGraceSeconds > 0 ? sealSuccessor(presented, current.id, set) : null,
-    successors: records,
-  });
-  if (result.outcome === 'lost') {
-    if (result.token?.usedAt != null) return replayOrReuse(core, app, result.token, presented, ip, door);
-    throw new InvalidGrant(INVALID);
-  }
-  await core.audit.record('token.refreshed', `user:${current.userId}`, {
+  // Written with the rotation, and heard only if this caller wins it.
+  const audit = core.audit.draft('token.refreshed', `user:${current.userId}`, {
     appId: app.id,
     userId: current.userId,
     sessionId: current.sessionId,
@@ -79,6 +68,20 @@ export async function refreshSession(core: Core, { app, presented, scope: reques
     ip,
     detail: { from: current.id, door },
   });
+  const result = await core.store.rotateRefreshToken({
+    hash,
+    appId: app.id,
+    now,
+    successorId: set.refreshTokenId!,
+    successorSealed: app.refreshReuseGraceSeconds > 0 ? sealSuccessor(presented, current.id, set) : null,
+    successors: records,
+    audit,
+  });
+  if (result.outcome === 'lost') {
+    if (result.token?.usedAt != null) return replayOrReuse(core, app, result.token, presented, ip, door);
+    throw new InvalidGrant(INVALID);
+  }
+  core.audit.tell(audit);
   return set;
 }
 

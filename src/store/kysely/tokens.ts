@@ -1,7 +1,7 @@
 import { PostgresAdapter, sql, type InsertQueryBuilder, type InsertResult, type Kysely, type QueryCreator } from 'kysely';
 import type { NewAuditEvent, Session, Token } from '../../core/model.js';
 import { after, decodeCursor, toPage } from '../pagination.js';
-import { fromSessionRow, fromTokenRow, toAuditRow, toSessionRow, toTokenRow, type Database, type TokensTable } from '../schema.js';
+import { fromSessionRow, fromTokenRow, toAuditRow, toSessionRow, toTokenRow, type AuditEventsTable, type Database, type TokensTable } from '../schema.js';
 import { revokeSessionTokens } from './revoke.js';
 import type { ExpiredTokenSweep, Page, PageRequest, Rotation, RotationResult, SweptRows, TokenFilter, TokenStore, Usage } from '../store.js';
 
@@ -39,10 +39,21 @@ const TOKEN_COLUMN_TYPES: Record<keyof TokensTable, 'text' | 'bigint'> = {
 };
 const TOKEN_COLUMNS = Object.keys(TOKEN_COLUMN_TYPES) as (keyof TokensTable)[];
 
+/** Postgres types of the audit columns a write gives (the id is the table's own). */
+const AUDIT_COLUMN_TYPES: Record<Exclude<keyof AuditEventsTable, 'id'>, 'text' | 'bigint'> = {
+  at: 'bigint', action: 'text', actor: 'text', app_id: 'text', user_id: 'bigint', session_id: 'text', token_id: 'text', ip: 'text', detail: 'text',
+};
+const AUDIT_COLUMNS = Object.keys(AUDIT_COLUMN_TYPES) as (keyof typeof AUDIT_COLUMN_TYPES)[];
+
+function auditValues(event: NewAuditEvent) {
+  const row = toAuditRow(event);
+  return sql.join(AUDIT_COLUMNS.map((c) => sql`cast(${row[c]} as ${sql.raw(AUDIT_COLUMN_TYPES[c])})`));
+}
+
 /**
  * Rotation's writes as one statement: spends the refresh token and, only if
- * that UPDATE found it unspent, inserts its successors and touches the
- * session. False when another caller spent it first: a concurrent rotation's
+ * that UPDATE found it unspent, inserts its successors, touches the session
+ * and writes the audit row. False when another caller spent it first: a concurrent rotation's
  * UPDATE waits for this one's row lock, then finds used_at set. One round
  * trip instead of a transaction's five. Postgres only, like insertIssued.
  *
@@ -69,7 +80,10 @@ async function consumeRefreshToken(db: Kysely<Database>, rotation: Rotation): Pr
       select * from (values ${successors}) as successor where exists (select 1 from consumed)
     ), touched as (
       update sessions set last_used_at = ${now} where id = (select session_id from consumed)
-    )
+    )${rotation.audit === undefined ? sql`` : sql`, audited as (
+      insert into audit_events (${sql.join(AUDIT_COLUMNS.map((c) => sql.ref(c)))})
+      select ${auditValues(rotation.audit)} where exists (select 1 from consumed)
+    )`}
     select count(*)::int as consumed from consumed`.execute(db);
   return rows[0]!.consumed === 1;
 }
