@@ -1,9 +1,13 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { ConfigError, SETTINGS, loadConfig, resolveIssuer, type Config } from '../../src/config.js';
 
 const ADMIN = 'a'.repeat(32);
+const ROOT = join(import.meta.dirname, '../..');
 
 /** The ConfigError `loadConfig` throws for these variables. */
 function configError(env: Record<string, string>, overrides: Record<string, string> = {}): ConfigError {
@@ -35,6 +39,15 @@ describe('loadConfig defaults', () => {
     assert.equal(config.redisUrl, null);
     assert.equal(config.issuer, null);
     assert.equal(config.adminToken, null);
+  });
+
+  test('hash concurrency defaults to the cores the process may run on', () => {
+    // Pinned to one core (as taskset or a cpuset does), one hash at a time.
+    const script = "import('./src/config.ts').then((m) => process.stdout.write(String(m.loadConfig({}).hashConcurrency)))";
+    const pinned = execFileSync('taskset', ['-c', '0', process.execPath, '--import', 'tsx', '-e', script], { cwd: ROOT, encoding: 'utf8' });
+    assert.equal(pinned, '1');
+    assert.equal(loadConfig({}).hashConcurrency, Math.min(availableParallelism(), 4));
+    assert.equal(loadConfig({ TOKEND_HASH_CONCURRENCY: '3' }).hashConcurrency, 3);
   });
 
   test('an empty variable counts as unset', () => {
