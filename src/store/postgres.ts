@@ -1,5 +1,6 @@
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
+import { isPrepared } from './kysely/prepared.js';
 import { kyselyStore, type KyselyStore } from './kysely-store.js';
 import type { Database } from './schema.js';
 
@@ -21,6 +22,30 @@ const types = {
   getTypeParser: ((oid: number, format?: string) =>
     oid === BIGINT ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
 };
+
+/** One name per statement text, for this process's life: node-postgres prepares a name once per connection. */
+const names = new Map<string, string>();
+function nameOf(text: string): string {
+  let name = names.get(text);
+  if (name === undefined) {
+    name = `tokend_${names.size}`;
+    names.set(text, name);
+  }
+  return name;
+}
+
+/**
+ * Kysely hands node-postgres a text and values, which it runs unnamed:
+ * parsed and planned each time. A statement marked by executePrepared goes
+ * as a named one instead, which each connection prepares once.
+ */
+function namedStatements(client: pg.PoolClient): void {
+  const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+  Object.assign(client, {
+    query: (text: unknown, ...rest: unknown[]) =>
+      typeof text === 'string' && Array.isArray(rest[0]) && isPrepared(text) ? query({ name: nameOf(text), text, values: rest[0] }, ...rest.slice(1)) : query(text, ...rest),
+  });
+}
 
 /**
  * The store for more than one node: the same Kysely store and migrations as
@@ -46,6 +71,7 @@ export function openPostgresStore(url: string, options: PostgresOptions = DEFAUL
   // pool replaces the client.
   pool.on('error', (error) => options.onError?.(error));
   pool.on('connect', (client) => client.on('error', (error) => options.onError?.(error)));
+  pool.on('connect', namedStatements);
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   return kyselyStore(db);
 }

@@ -2,6 +2,7 @@ import { PostgresAdapter, sql, type InsertQueryBuilder, type InsertResult, type 
 import type { NewAuditEvent, Session, Token } from '../../core/model.js';
 import { after, decodeCursor, toPage } from '../pagination.js';
 import { fromSessionRow, fromTokenRow, toAuditRow, toSessionRow, toTokenRow, type AuditEventsTable, type Database, type TokensTable } from '../schema.js';
+import { executePrepared } from './prepared.js';
 import { revokeSessionTokens } from './revoke.js';
 import type { ExpiredTokenSweep, Page, PageRequest, Rotation, RotationResult, SweptRows, TokenFilter, TokenStore, Usage } from '../store.js';
 
@@ -28,7 +29,7 @@ async function insertIssued(db: Kysely<Database>, rows: { session?: Session; tok
   inserts.forEach((insert, i) => {
     creator = creator.with(`issued_${i}`, (q) => insert(q)) as unknown as QueryCreator<Database>;
   });
-  await last(creator).execute();
+  await executePrepared(db, last(creator).compile());
 }
 
 /** Postgres types of the token columns: parameters in a VALUES list carry no type of their own. */
@@ -69,7 +70,7 @@ async function consumeRefreshToken(db: Kysely<Database>, rotation: Rotation): Pr
   const successors = sql.join(
     rotation.successors.map(toTokenRow).map((row) => sql`(${sql.join(TOKEN_COLUMNS.map((c) => sql`cast(${row[c]} as ${sql.raw(TOKEN_COLUMN_TYPES[c])})`))})`),
   );
-  const { rows } = await sql<{ consumed: number }>`
+  const statement = sql<{ consumed: number }>`
     with consumed as (
       update tokens set used_at = ${now}, successor_id = ${rotation.successorId}, successor_sealed = ${rotation.successorSealed}
       where hash = ${rotation.hash} and used_at is null and revoked_at is null and expires_at > ${now}
@@ -84,7 +85,8 @@ async function consumeRefreshToken(db: Kysely<Database>, rotation: Rotation): Pr
       insert into audit_events (${sql.join(AUDIT_COLUMNS.map((c) => sql.ref(c)))})
       select ${auditValues(rotation.audit)} where exists (select 1 from consumed)
     )`}
-    select count(*)::int as consumed from consumed`.execute(db);
+    select count(*)::int as consumed from consumed`;
+  const { rows } = await executePrepared(db, statement.compile(db));
   return rows[0]!.consumed === 1;
 }
 

@@ -1,14 +1,15 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { Kysely, PostgresDialect, type CompiledQuery } from 'kysely';
+import { Kysely, PostgresDialect, sql, type CompiledQuery } from 'kysely';
 import pg from 'pg';
 import { kyselyStore, type KyselyStore } from '../../src/store/kysely-store.js';
+import { openPostgresStore } from '../../src/store/postgres.js';
 import type { Database } from '../../src/store/schema.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/postgres.js';
-import { T0, MINUTE, rotation, seeds } from './fixtures.js';
+import { T0, MINUTE, newToken, rotation, seeds } from './fixtures.js';
 
 /*
- * Postgres plans a statement from table statistics, and a table it has not
+ * How tokend's statements run on Postgres. Postgres plans a statement from table statistics, and a table it has not
  * analyzed yet (a new deployment, or autovacuum off) has none. The hot
  * statements must find their row by its unique key whatever the statistics:
  * a rotation that once took the (app_id, kind) index read every refresh token
@@ -66,4 +67,38 @@ test('a rotation spends its refresh token through the hash index on a table Post
   const indexes = await indexesOf(rotating[0]!);
   assert.ok(indexes.includes('tokens_hash_key'), `the rotation's plan reads ${indexes.join(', ')}`);
   assert.ok(!indexes.includes('tokens_app'), `the rotation's plan reads ${indexes.join(', ')}`);
+});
+
+test('the hot writes are prepared once per connection; reads of whole rows are not, and survive a new column', async () => {
+  const node = openPostgresStore(database.url, { poolSize: 1, statementTimeoutMs: 5_000, connectTimeoutMs: 2_000 });
+  try {
+    const { seedApp, seedUser, login } = seeds(() => node);
+    const app = await seedApp();
+    const { refresh } = await login(app, await seedUser());
+    assert.equal((await node.rotateRefreshToken(rotation(refresh, T0 + MINUTE))).outcome, 'rotated');
+    const token = newToken('access', { appId: app.id });
+    await node.insertTokens([token], { at: T0, action: 'token.issued', actor: 'app:x', appId: app.id, tokenId: token.id });
+    assert.deepEqual(await node.findTokenById(token.id), token);
+
+    // One connection, so this is the connection that ran them.
+    const prepared = async () => (await sql<{ statement: string }>`select statement from pg_prepared_statements`.execute(node.db)).rows.map((r) => r.statement);
+    const statements = await prepared();
+    assert.ok(statements.some((s) => /^with "issued_0" as \(insert into "sessions"/.test(s)), 'the login');
+    assert.ok(statements.some((s) => /update tokens set used_at/.test(s)), 'the rotation');
+    assert.ok(statements.some((s) => /^with "issued_0" as \(insert into "tokens"/.test(s)), 'the issuance');
+    assert.ok(!statements.some((s) => /select \* from (?!\(values)/.test(s)), statements.join('\n'));
+
+    // A migration that adds a column under a running node: prepared writes are planned again, reads keep working.
+    await sql`alter table tokens add column later text`.execute(node.db);
+    try {
+      const next = newToken('access', { appId: app.id });
+      await node.insertTokens([next], { at: T0, action: 'token.issued', actor: 'app:x', appId: app.id, tokenId: next.id });
+      assert.equal((await node.findTokenById(next.id))?.id, next.id);
+      assert.equal((await prepared()).length, statements.length);
+    } finally {
+      await sql`alter table tokens drop column later`.execute(node.db);
+    }
+  } finally {
+    await node.close();
+  }
 });
