@@ -8,10 +8,11 @@ import type { Database } from '../schema.js';
  * (two token rows in a VALUES list, four CTEs) that was most of Postgres's
  * work, 474-478 of its CPU µs a rotation against 184-218 prepared.
  *
- * Only hot writes whose answer has a fixed shape are marked: a prepared
- * `select *` would fail ("cached plan must not change result type") once a
- * migration added a column under a running node. Their texts vary only with
- * how many rows they carry, so the set stays small; it is bounded anyway.
+ * Only hot statements whose answer has a fixed shape are marked: writes, and
+ * reads that name their columns. A prepared `select *` would fail ("cached
+ * plan must not change result type") once a migration added a column under a
+ * running node. Their texts vary only with how many rows they carry, so the
+ * set stays small; it is bounded anyway.
  */
 const texts = new Set<string>();
 const MOST = 64;
