@@ -112,7 +112,7 @@ export function groupCommits(store: KyselyStore, database: SQLite.Database): Kys
         write().tokens(tokens);
         if (audit !== undefined) write().audit(audit);
       }),
-    rotateRefreshToken: async (rotation: Rotation) => rotationResult(store.db, rotation, await enqueue(true, () => write().rotation(rotation))),
+    rotateRefreshToken: async (rotation: Rotation) => rotationResult(store.findTokenByHash, rotation, await enqueue(true, () => write().rotation(rotation))),
   };
 }
 
