@@ -25,7 +25,8 @@ export type RecordedAudit = NewAuditEvent & { action: AuditAction; actor: Actor 
 /**
  * The audit trail: issuance, refresh, revocation, refresh reuse, failed logins
  * and every admin action. Issuance writes its row with the tokens, all or
- * none (`announce`); any other event is written after its action, and a
+ * none (`announce`), and a rotation with the rotation (`draft`, then `tell`
+ * once it has won); any other event is written after its action, and a
  * failure to write it is reported, never hidden, but does not undo the action.
  */
 export class AuditLog {

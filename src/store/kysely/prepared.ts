@@ -6,7 +6,7 @@ import type { Database } from '../schema.js';
  * (Postgres; see namedStatements in ../postgres.ts). Postgres otherwise
  * parses and plans every statement anew: for the rotation's one statement
  * (two token rows in a VALUES list, four CTEs) that was most of Postgres's
- * work, 474-478 of its CPU µs a rotation against 184-218 prepared.
+ * work, 545-565 of its CPU µs a rotation against 256-268 prepared.
  *
  * Only hot statements whose answer has a fixed shape are marked: writes, and
  * reads that name their columns. A prepared `select *` would fail ("cached

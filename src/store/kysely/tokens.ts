@@ -54,9 +54,10 @@ function auditValues(event: NewAuditEvent) {
 /**
  * Rotation's writes as one statement: spends the refresh token and, only if
  * that UPDATE found it unspent, inserts its successors, touches the session
- * and writes the audit row. False when another caller spent it first: a concurrent rotation's
- * UPDATE waits for this one's row lock, then finds used_at set. One round
- * trip instead of a transaction's five. Postgres only, like insertIssued.
+ * and writes the audit row. False when another caller spent it first: a
+ * concurrent rotation's UPDATE waits for this one's row lock, then finds
+ * used_at set. One round trip instead of a transaction's five. Postgres only,
+ * like insertIssued.
  *
  * The row is found by its unique hash alone. app_id and kind are compared
  * with IS NOT DISTINCT FROM (the same for these NOT NULL columns), which no
