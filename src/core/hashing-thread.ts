@@ -23,16 +23,16 @@ const argon2 = require(workerData.argon2);
 try {
   setPriority(Number(readlinkSync('/proc/thread-self').split('/').pop()), workerData.niceness);
 } catch {}
-parentPort.on('message', (request) => {
+function one(request) {
   try {
-    const value = request.op === 'hash'
+    return { value: request.op === 'hash'
       ? argon2.hashSync(request.password, workerData.options)
-      : argon2.verifySync(request.hash, request.password);
-    parentPort.postMessage({ id: request.id, value });
+      : argon2.verifySync(request.hash, request.password) };
   } catch (error) {
-    parentPort.postMessage({ id: request.id, error: String(error && error.message) });
+    return { error: String(error && error.message) };
   }
-});
+}
+parentPort.on('message', ({ id, requests }) => parentPort.postMessage({ id, results: requests.map(one) }));
 `;
 
 export const HASHING_NICENESS = 10;
@@ -40,5 +40,14 @@ export const HASHING_NICENESS = 10;
 /** Where the thread loads @node-rs/argon2 from: resolved here, since an evaluated thread has no module path of its own. */
 export const ARGON2_MODULE = createRequire(import.meta.url).resolve('@node-rs/argon2');
 
-export type HashingRequest = { id: number; op: 'hash'; password: string } | { id: number; op: 'verify'; hash: string; password: string };
-export type HashingAnswer = { id: number; value: string | boolean } | { id: number; error: string };
+/** One hash or verification a thread is asked for. */
+export type HashingJob = { op: 'hash'; password: string } | { op: 'verify'; hash: string; password: string };
+/** A batch of jobs, done one after the other and answered in one message, in order. */
+export interface HashingRequest {
+  id: number;
+  requests: HashingJob[];
+}
+export interface HashingAnswer {
+  id: number;
+  results: Array<{ value: string | boolean } | { error: string }>;
+}

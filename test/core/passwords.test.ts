@@ -3,7 +3,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { RateLimited } from '../../src/core/errors.js';
 import { HASHING_NICENESS } from '../../src/core/hashing-thread.js';
-import { PasswordHasher } from '../../src/core/passwords.js';
+import { HASH_BATCH, PasswordHasher } from '../../src/core/passwords.js';
 
 /** The niceness of each thread of this process, from /proc (Linux). */
 function threadNiceness(): number[] {
@@ -30,6 +30,46 @@ describe('password hashing', () => {
     const results = await Promise.allSettled(Array.from({ length: 10 }, () => hasher.verify(stored, 'p')));
     assert.equal(results.filter((r) => r.status === 'fulfilled').length, 6, '2 running + 4 queued');
     for (const r of results.filter((r) => r.status === 'rejected')) assert.ok((r as PromiseRejectedResult).reason instanceof RateLimited);
+  });
+
+  test('a thread takes queued hashes in batches and answers each its own, a broken hash failing only itself', async () => {
+    const one = new PasswordHasher({ concurrency: 1, queue: 16 });
+    const stored = await one.hash('right');
+    const other = await one.hash('other');
+    // One thread: the first runs alone, the next HASH_BATCH wait and go together, then the rest.
+    const cases = [
+      [stored, 'right', true],
+      [stored, 'wrong', false],
+      [other, 'other', true],
+      ['$argon2id$broken', 'right', false],
+      [other, 'right', false],
+      [stored, 'right', true],
+      [other, 'other', true],
+      [stored, 'other', false],
+    ] as const;
+    assert.ok(cases.length > 1 + HASH_BATCH, 'more than one batch');
+    const answers = await Promise.all(cases.map(([hash, password]) => one.verify(hash, password)));
+    assert.deepEqual(answers, cases.map(([, , expected]) => expected));
+    const fresh = await Promise.all(['a', 'b', 'c'].map((password) => one.hash(password)));
+    assert.equal(new Set(fresh).size, 3);
+    assert.deepEqual(await Promise.all(fresh.map((hash, i) => one.verify(hash, 'abc'[i]!))), [true, true, true]);
+  });
+
+  test('batches count against the bound: concurrency + queue hashes are taken in, the rest refused', async () => {
+    const one = new PasswordHasher({ concurrency: 1, queue: 6 });
+    const stored = await one.hash('p');
+    const results = await Promise.allSettled(Array.from({ length: 12 }, () => one.verify(stored, 'p')));
+    assert.equal(results.filter((r) => r.status === 'fulfilled' && r.value === true).length, 7, '1 running + 6 queued');
+    for (const r of results.filter((r) => r.status === 'rejected')) assert.ok((r as PromiseRejectedResult).reason instanceof RateLimited);
+    assert.equal(await one.verify(stored, 'p'), true, 'the bound frees up once they are done');
+  });
+
+  test('an unknown user refused while the hasher is full is not refused forever', async () => {
+    const one = new PasswordHasher({ concurrency: 1, queue: 0 });
+    const busy = one.hash('p');
+    await assert.rejects(one.verifyNobody('x'), RateLimited);
+    await busy;
+    assert.equal(await one.verifyNobody('x'), false);
   });
 
   test('hashes run on threads below the event loop in priority, so logins cannot starve verification', { skip: process.platform !== 'linux' && 'needs /proc' }, async () => {
