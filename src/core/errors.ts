@@ -119,6 +119,17 @@ export class RateLimited extends TokendError {
   }
 }
 
+/**
+ * The client closed its connection while its login waited for a hashing
+ * thread, so the hash is never computed. 499 is nginx's "client closed
+ * request": nobody receives the answer, but logs and metrics tell it apart.
+ */
+export class ClientGone extends TokendError {
+  constructor() {
+    super('client_gone', 499, 'the client closed the connection before its password was checked');
+  }
+}
+
 export class ServiceUnavailable extends TokendError {
   constructor(description = 'the token store is unavailable; try again shortly') {
     super('temporarily_unavailable', 503, description);

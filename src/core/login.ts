@@ -19,6 +19,8 @@ export interface PasswordLogin {
   accessFormat?: TokenFormat;
   accessTtl?: number;
   refresh?: boolean;
+  /** Whether the client has hung up: a login still waiting for a hashing thread is then dropped (ClientGone). */
+  gone?: () => boolean;
 }
 
 /**
@@ -30,7 +32,7 @@ export async function loginWithPassword(core: Core, login: PasswordLogin): Promi
   const { app } = login;
   if (!app.grants.includes('password')) throw new UnauthorizedClient('this client may not use the password grant');
   const scopes = grantScopes(login.scope, app.scopes);
-  const user = await authenticateUser(core, { app, username: login.username, password: login.password, ip: login.ip });
+  const user = await authenticateUser(core, { app, username: login.username, password: login.password, ip: login.ip, gone: login.gone });
   return startSession(core, {
     app,
     user,

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
 import type { Options } from '@node-rs/argon2';
-import { InvalidRequest, RateLimited } from './errors.js';
+import { ClientGone, InvalidRequest, RateLimited } from './errors.js';
 import { ARGON2_MODULE, HASHING_NICENESS, HASHING_THREAD_SOURCE, type HashingAnswer, type HashingJob, type HashingRequest } from './hashing-thread.js';
 
 /** OWASP's minimum for argon2id: m = 19 MiB, t = 2, p = 1. `algorithm: 2` is Argon2id (a const enum upstream). */
@@ -29,17 +29,28 @@ export class PasswordHasher {
     this.threads = new HashingThreads(options);
   }
 
+  /** Hashes taken in: computing, or waiting for a thread. */
+  get pending(): number {
+    return this.threads.admitted;
+  }
+
+  /** Hashes dropped since start because their caller had gone before a thread took them. */
+  get dropped(): number {
+    return this.threads.dropped;
+  }
+
   async hash(password: string): Promise<string> {
     checkLength(password);
     return (await this.threads.run({ op: 'hash', password })) as string;
   }
 
-  async verify(passwordHash: string, password: string): Promise<boolean> {
+  /** `gone` says whether the caller has stopped waiting: if so when a thread would take the hash, it is dropped (ClientGone). */
+  async verify(passwordHash: string, password: string, gone?: () => boolean): Promise<boolean> {
     checkLength(password);
     try {
-      return (await this.threads.run({ op: 'verify', hash: passwordHash, password })) === true;
+      return (await this.threads.run({ op: 'verify', hash: passwordHash, password }, gone)) === true;
     } catch (error) {
-      if (error instanceof RateLimited) throw error;
+      if (error instanceof RateLimited || error instanceof ClientGone) throw error;
       return false; // a malformed stored hash never logs anyone in
     }
   }
@@ -48,14 +59,14 @@ export class PasswordHasher {
    * Spends the same work as verifying a real user's password, for a user that
    * does not exist: unknown user and wrong password must cost the same (SPEC §9).
    */
-  async verifyNobody(password: string): Promise<false> {
+  async verifyNobody(password: string, gone?: () => boolean): Promise<false> {
     this.dummyHash ??= this.hash(randomBytes(32).toString('base64'));
     // A refused or failed dummy hash is not kept: the next unknown user tries again.
     const dummy = await this.dummyHash.catch((error: unknown) => {
       this.dummyHash = null;
       throw error;
     });
-    await this.verify(dummy, password);
+    await this.verify(dummy, password, gone);
     return false;
   }
 }
@@ -74,6 +85,7 @@ export const HASH_BATCH = 4;
 
 interface Job {
   request: HashingJob;
+  gone: (() => boolean) | undefined;
   resolve(value: string | boolean): void;
   reject(error: Error): void;
 }
@@ -103,28 +115,45 @@ class HashingThreads {
   private readonly idle: Worker[] = [];
   private working = 0;
   /** Hashes taken by a thread or waiting for one. */
-  private admitted = 0;
+  admitted = 0;
+  dropped = 0;
   private nextId = 0;
   private idleTimer: NodeJS.Timeout | null = null;
 
   constructor(private readonly options: HasherOptions) {}
 
-  run(request: HashingJob): Promise<string | boolean> {
+  run(request: HashingJob, gone?: () => boolean): Promise<string | boolean> {
     if (this.admitted >= this.options.concurrency + this.options.queue) {
       return Promise.reject(new RateLimited(1, 'too many logins in progress; try again in a second'));
     }
     this.admitted += 1;
     return new Promise((resolve, reject) => {
-      this.waiting.push({ request, resolve, reject });
+      this.waiting.push({ request, gone, resolve, reject });
       this.dispatch();
     });
   }
 
-  /** Gives waiting hashes to free threads, sharing them out when several are free. */
+  /**
+   * Gives waiting hashes to free threads, sharing them out when several are
+   * free. A hash whose caller has gone is dropped here, never computed: under
+   * a flood, clients that time out and retry would otherwise have every
+   * abandoned attempt hashed ahead of their retry.
+   */
   private dispatch(): void {
     while (this.waiting.length > 0 && this.working < this.options.concurrency) {
-      const free = this.options.concurrency - this.working;
-      const batch = this.waiting.splice(0, Math.min(HASH_BATCH, Math.ceil(this.waiting.length / free)));
+      const size = Math.min(HASH_BATCH, Math.ceil(this.waiting.length / (this.options.concurrency - this.working)));
+      const batch: Job[] = [];
+      while (batch.length < size && this.waiting.length > 0) {
+        const job = this.waiting.shift()!;
+        if (job.gone?.() !== true) {
+          batch.push(job);
+        } else {
+          this.admitted -= 1;
+          this.dropped += 1;
+          job.reject(new ClientGone());
+        }
+      }
+      if (batch.length === 0) continue;
       this.working += 1;
       this.start(batch);
     }

@@ -70,7 +70,7 @@ export async function deleteUser(core: Core, id: number, actor: Actor): Promise<
  */
 export async function authenticateUser(
   core: Core,
-  input: { app: App; username: string; password: string; ip: string | null },
+  input: { app: App; username: string; password: string; ip: string | null; gone?: () => boolean },
 ): Promise<User> {
   const { perUser, perIp, windowSeconds } = core.settings.loginLimits;
   const key = usernameKey(input.username);
@@ -94,9 +94,9 @@ export async function authenticateUser(
   let ok: boolean;
   try {
     user = await core.store.findUserByUsernameKey(key);
-    ok = user === null ? await core.hasher.verifyNobody(input.password) : await core.hasher.verify(user.passwordHash, input.password);
+    ok = user === null ? await core.hasher.verifyNobody(input.password, input.gone) : await core.hasher.verify(user.passwordHash, input.password, input.gone);
   } catch (error) {
-    // Not a guess: a password over the length limit, a full hashing queue, a store error.
+    // Not a guess: a password over the length limit, a full hashing queue, a client gone before its hash, a store error.
     await giveBack([userLimit, ipLimit]);
     throw error;
   }

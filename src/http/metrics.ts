@@ -159,6 +159,18 @@ export class Metrics {
         this.set(core.bus.trusted ? 1 : 0);
       },
     });
+    const hasher = core.hasher;
+    new Gauge({ name: 'tokend_password_hashes_pending', help: 'Password hashes computing or waiting for a hashing thread', registers, collect() { this.set(hasher.pending); } });
+    let dropped = 0;
+    new Counter({
+      name: 'tokend_password_hashes_dropped_total',
+      help: 'Queued password hashes never computed because the client had closed its connection',
+      registers,
+      collect() {
+        this.inc(hasher.dropped - dropped);
+        dropped = hasher.dropped;
+      },
+    });
     this.exposed = Registry.merge([this.registry, processMetrics()]);
   }
 

@@ -7,6 +7,7 @@ import type { TokenSet } from '../core/issuance.js';
 import { introspectToken } from '../core/introspection.js';
 import { revokePresented } from '../core/revocation.js';
 import { authenticateAppOrOperator, authenticateRequestClient } from './client-auth.js';
+import { clientGone } from './client-gone.js';
 import { oauthError, useErrorShape } from './errors.js';
 import { Nullable, OAuthParams, TokenResponse, errors } from './schemas.js';
 
@@ -65,7 +66,7 @@ export async function oauthRoutes(app: FastifyInstance, { core }: { core: Core }
       const client = await authenticateRequestClient(core, request, params);
       if (params.grant_type === undefined) throw new InvalidRequest('grant_type is required');
       const grant = grantFor(params.grant_type);
-      const set = await grant(core, { app: client, params, ip: request.ip, userAgent: userAgent(request) });
+      const set = await grant(core, { app: client, params, ip: request.ip, userAgent: userAgent(request), gone: clientGone(request) });
       // RFC 6749 §5.1: token responses must not be cached.
       return reply.header('cache-control', 'no-store').header('pragma', 'no-cache').send(tokenResponse(set));
     },

@@ -137,6 +137,8 @@ describe('GET /metrics after traffic through every kind of door', () => {
     assert.equal(h.core.cache.hits, 2);
     assert.equal(total(samples, 'tokend_verification_cache_entries'), h.core.cache.size);
     assert.equal(total(samples, 'tokend_revocation_delivery_trusted'), 1, 'one node without Redis always hears its revocations');
+    assert.equal(total(samples, 'tokend_password_hashes_pending'), 0, 'no login in progress');
+    assert.equal(total(samples, 'tokend_password_hashes_dropped_total'), 0);
   });
 
   test('prom-client’s default process metrics are there', () => {

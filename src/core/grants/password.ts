@@ -3,7 +3,7 @@ import { loginWithPassword } from '../login.js';
 import type { Grant } from './types.js';
 
 /** RFC 6749 §4.3: resource owner password credentials; starts a session. */
-export const passwordGrant: Grant = async (core, { app, params, ip, userAgent }) => {
+export const passwordGrant: Grant = async (core, { app, params, ip, userAgent, gone }) => {
   const { username, password } = params;
   if (username === undefined || username === '') throw new InvalidRequest('username is required');
   if (password === undefined) throw new InvalidRequest('password is required');
@@ -16,6 +16,7 @@ export const passwordGrant: Grant = async (core, { app, params, ip, userAgent })
     ip,
     userAgent,
     door: 'oauth',
+    gone,
   });
   return set;
 };

@@ -8,6 +8,8 @@ export interface GrantRequest {
   params: Readonly<Record<string, string | undefined>>;
   ip: string | null;
   userAgent: string | null;
+  /** Whether the client has hung up (see PasswordLogin.gone). */
+  gone?: () => boolean;
 }
 
 export type Grant = (core: Core, request: GrantRequest) => Promise<TokenSet>;

@@ -5,6 +5,7 @@ import { InvalidRequest, LoginFailed } from '../../core/errors.js';
 import { checkDeviceInfo, MAX_DEVICE_INFO } from '../../core/issuance.js';
 import { loginWithPassword } from '../../core/login.js';
 import { acceptNoBody } from '../body.js';
+import { clientGone } from '../client-gone.js';
 import { sendError, type ErrorRenderer } from '../errors.js';
 import { dialectApp, invalidGrantAs401, mergeParams, unixSeconds, type Params } from './common.js';
 
@@ -98,6 +99,7 @@ export async function deviceLoginDialect(app: FastifyInstance, { core }: { core:
           ip: request.ip,
           userAgent: request.headers['user-agent'] ?? null,
           door: 'v1-oauth',
+          gone: clientGone(request),
           accessFormat: 'opaque',
           accessTtl: target.deviceTokenTtl,
           refresh: false,

@@ -9,6 +9,7 @@ import { loginWithPassword } from '../../core/login.js';
 import type { App, Session, User } from '../../core/model.js';
 import { deauthorizeSession } from '../../core/self-service.js';
 import { requireUser } from '../auth.js';
+import { clientGone } from '../client-gone.js';
 import { sendError, toTokendError, type ErrorRenderer } from '../errors.js';
 import { IdParam, Nullable } from '../schemas.js';
 import { dialectApp, invalidGrantAs401, mergeParams, unixSeconds, type Params } from './common.js';
@@ -181,6 +182,7 @@ async function logIn(core: Core, app: App, params: Params, request: FastifyReque
     userAgent: request.headers['user-agent'] ?? null,
     door: 'jsonapi',
     accessFormat: 'jwt',
+    gone: clientGone(request),
   });
   return { session, user: await owner(core, session), set };
 }
