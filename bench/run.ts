@@ -8,11 +8,9 @@
  *   BENCH_SECONDS=5 BENCH_CONNECTIONS=32,256 BENCH_STORES=sqlite,postgres npm run bench
  *   BENCH_ONLY='repeat|introspect' npm run bench     # only the scenarios whose name matches
  */
-import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { benchStore, measure, startPinned, type BenchSettings, type Figure } from './scenarios.js';
 
 const ROOT = join(import.meta.dirname, '..');
@@ -47,20 +45,9 @@ function verdict(figure: Figure): string {
   if (target === undefined || figure.ratio === undefined) return '';
   const p99 = target.p99 !== undefined && figure.connections === settings.connections[0] ? ` p99≤${target.p99}` : '';
   // The CPU ratio where it means something (it counts the hashing threads, so not under a login flood).
-  const value = figure.cpuRatio !== undefined && figure.against === undefined && !/login flood/.test(figure.scenario) ? figure.cpuRatio : figure.ratio;
+  const value = figure.cpuRatio !== undefined && figure.argon2 === undefined && !/login flood/.test(figure.scenario) ? figure.cpuRatio : figure.ratio;
   const met = value >= target.ratio && (p99 === '' || figure.p99 <= target.p99!);
   return `${met ? 'met' : 'NOT met'} (≥${target.ratio}×${p99})`;
-}
-
-/** Raw argon2id verifications per second on the servers' core, with tokend's parameters and default concurrency. */
-async function argon2Rate(): Promise<{ rate: number; atOnce: number }> {
-  process.stderr.write('  argon2id raw rate on the server core … ');
-  const script = [process.execPath, '--import', 'tsx', join(ROOT, 'bench/argon2-rate.ts'), String(settings.seconds)];
-  const [command, args] = settings.serverCpu === null ? [script[0]!, script.slice(1)] : ['taskset', ['-c', settings.serverCpu, ...script]];
-  const { stdout } = await promisify(execFile)(command, args, { cwd: ROOT });
-  const [, rate, atOnce] = /argon2id ([\d.]+) hashes\/s, (\d+) at once/.exec(stdout) ?? [];
-  process.stderr.write(`${rate} hashes/s, ${atOnce} at once\n`);
-  return { rate: Number(rate), atOnce: Number(atOnce) };
 }
 
 function table(figures: Figure[]): string {
@@ -70,8 +57,8 @@ function table(figures: Figure[]): string {
     f.store,
     String(f.connections),
     String(f.requestsPerSecond),
-    String(f.ceiling ?? ''),
-    `${f.ratio!.toFixed(2)}×${f.against === 'argon2id' ? ' argon2' : ''}`,
+    String(f.ceiling ?? f.argon2?.rate ?? ''),
+    `${f.ratio!.toFixed(2)}×${f.argon2 !== undefined ? ' argon2' : ''}`,
     f.cpuUs !== undefined ? `${f.cpuUs} (${f.ceilingCpuUs ?? '–'})` : '',
     f.cpuRatio !== undefined ? `${f.cpuRatio.toFixed(2)}×` : '',
     `${f.p50}`,
@@ -90,7 +77,6 @@ async function main(): Promise<void> {
   process.stderr.write(
     `tokend bench: ${settings.seconds} s per scenario, ${settings.connections.join(' and ')} connections, servers pinned to CPU ${settings.serverCpu ?? 'any'}, load generator on CPU ${availableParallelism() < MACHINE_CPUS ? '0' : 'any'}, ${model} × ${MACHINE_CPUS}\n`,
   );
-  const argon2 = await argon2Rate();
   // The shared machine's speed drifts by tens of percent within minutes: the ceiling is measured again
   // right before each store's scenarios, and each ratio uses the ceiling measured next to it.
   const ceilingServer = await startPinned(settings, [join(ROOT, 'bench/ceiling.ts')], {});
@@ -105,8 +91,6 @@ async function main(): Promise<void> {
     }
     for (const store of STORES) {
       for (const figure of await benchStore(settings, store)) {
-        // Every scenario was paired with the ceiling slice by slice; the password grant is judged against argon2id.
-        if (figure.against === 'argon2id') figure.ratio = Number((figure.requestsPerSecond / argon2.rate).toFixed(2));
         figures.push(figure);
       }
     }
@@ -114,10 +98,13 @@ async function main(): Promise<void> {
     ceilingServer.child.kill('SIGTERM');
   }
   console.log(table(figures));
-  console.log(
-    `\nargon2id raw rate on the server core: ${argon2.rate} hashes/s (m = 19 MiB, t = 2, p = 1; ${argon2.atOnce} at once, as tokend's default TOKEND_HASH_CONCURRENCY there)`,
-  );
-  const result = { at: new Date().toISOString(), seconds: settings.seconds, connections: settings.connections, cpus: MACHINE_CPUS, model, serverCpu: settings.serverCpu, argon2: argon2.rate, argon2AtOnce: argon2.atOnce, figures };
+  for (const { store, argon2 } of figures) {
+    if (argon2 === undefined) continue;
+    console.log(
+      `\n${store}: argon2id raw rate on the server core just before the password grant: ${argon2.rate} hashes/s (m = 19 MiB, t = 2, p = 1; ${argon2.atOnce} at once, as tokend's default TOKEND_HASH_CONCURRENCY there)`,
+    );
+  }
+  const result = { at: new Date().toISOString(), seconds: settings.seconds, connections: settings.connections, cpus: MACHINE_CPUS, model, serverCpu: settings.serverCpu, figures };
   writeFileSync(join(ROOT, 'bench/results/latest.json'), `${JSON.stringify(result, null, 2)}\n`);
 }
 

@@ -4,9 +4,11 @@
  * steady state: one uncounted second first, then the measured run.
  */
 import autocannon from 'autocannon';
+import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { createTestDatabase, type TestDatabase } from '../test/helpers/postgres.js';
 import { exited, startServer, TOKEND_BUILT_MAIN, type Running } from '../test/helpers/serve.js';
 
@@ -20,8 +22,8 @@ export interface Figure {
   errors: number;
   /** Against the ceiling at the same connection count (or, for the password grant, the raw argon2id rate). */
   ratio?: number;
-  /** What `ratio` is measured against, when it is not the ceiling. */
-  against?: 'argon2id';
+  /** For the password grant: the raw argon2id rate on the server's core, measured just before it, which `ratio` is against. */
+  argon2?: { rate: number; atOnce: number };
   /** The ceiling's req/s in the slices alternated with this scenario's, when it was paired. */
   ceiling?: number;
   /** Server CPU time per request, in µs (this scenario's, and the paired ceiling's). */
@@ -147,6 +149,21 @@ export async function measure(
   return figure;
 }
 
+/**
+ * Raw argon2id verifications per second on the servers' core, with tokend's
+ * parameters and default concurrency (bench/argon2-rate.ts), for as long as a
+ * scenario runs.
+ */
+async function argon2Rate(settings: BenchSettings): Promise<{ rate: number; atOnce: number }> {
+  process.stderr.write('  argon2id raw rate on the server core … ');
+  const script = [process.execPath, '--import', 'tsx', join(import.meta.dirname, 'argon2-rate.ts'), String(settings.seconds)];
+  const [command, args] = settings.serverCpu === null ? [script[0]!, script.slice(1)] : ['taskset', ['-c', settings.serverCpu, ...script]];
+  const { stdout } = await promisify(execFile)(command, args, { cwd: join(import.meta.dirname, '..') });
+  const [, rate, atOnce] = /argon2id ([\d.]+) hashes\/s, (\d+) at once/.exec(stdout) ?? [];
+  process.stderr.write(`${rate} hashes/s, ${atOnce} at once\n`);
+  return { rate: Number(rate), atOnce: Number(atOnce) };
+}
+
 /** POSTs JSON to a tokend the benchmark set up, and wants a 2xx: setup that fails stops the run. */
 export async function postJson(url: string, path: string, body: unknown, authorization?: string): Promise<any> {
   const response = await fetch(`${url}${path}`, {
@@ -244,11 +261,14 @@ export async function benchStore(settings: BenchSettings, store: string): Promis
   const { child, url } = server;
   const wanted = (scenario: string) => settings.only === null || settings.only.test(scenario);
   const figures: Figure[] = [];
-  /** Measures a scenario BENCH_ONLY wants; `options` is built only then, as some cost logins to prepare. */
-  const run = async (scenario: string, connections: number, options: () => autocannon.Options | Promise<autocannon.Options>, warmUp?: autocannon.Options | null) => {
+  /**
+   * Measures a scenario BENCH_ONLY wants; `options` is built only then, as some cost logins to prepare.
+   * `paired` false runs it in one piece instead of in slices alternating with the ceiling's.
+   */
+  const run = async (scenario: string, connections: number, options: () => autocannon.Options | Promise<autocannon.Options>, warmUp?: autocannon.Options | null, paired = true) => {
     if (!wanted(scenario)) return null;
     const prepared = await options();
-    const figure = await measure(settings, scenario, store, connections, prepared, warmUp === undefined ? prepared : warmUp, settings.ceilingUrl, child.pid ?? null);
+    const figure = await measure(settings, scenario, store, connections, prepared, warmUp === undefined ? prepared : warmUp, paired ? settings.ceilingUrl : null, child.pid ?? null);
     figures.push(figure);
     return figure;
   };
@@ -311,8 +331,14 @@ export async function benchStore(settings: BenchSettings, store: string): Promis
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify(passwordBody(opaque)),
     };
-    const password = await run('issue: password grant', first, () => passwordGrant);
-    if (password !== null) password.against = 'argon2id';
+    // Judged against the raw argon2id rate, which is measured in one piece: so is the grant. Cut into
+    // slices, each would start with an idle hashing thread and end with a batch hashed for nobody.
+    const raw = wanted('issue: password grant') ? await argon2Rate(settings) : null;
+    const password = await run('issue: password grant', first, () => passwordGrant, undefined, false);
+    if (password !== null && raw !== null) {
+      password.argon2 = raw;
+      password.ratio = Number((password.requestsPerSecond / raw.rate).toFixed(2));
+    }
     // Verification while logins flood the hasher: both loads at once, only /v1/me counted.
     const flood = 'verify: GET /v1/me, opaque, during a login flood';
     if (wanted(flood)) {
