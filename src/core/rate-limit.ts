@@ -1,21 +1,30 @@
 import type { Clock } from './clock.js';
 
+/** One limit an attempt counts against: at most `limit` attempts of `key` in a window. */
+export interface Limit {
+  key: string;
+  limit: number;
+}
+
 /**
- * Counts failures per key in a fixed window. The in-memory implementation
+ * Counts attempts per key in a fixed window. The in-memory implementation
  * serves one node; a Redis one shares the counts across nodes (SPEC §10).
  */
 export interface Limiter {
-  /** Forgets the failures of `key` (after a successful login). */
-  reset(key: string): Promise<void>;
   /**
-   * Counts one attempt for `key` unless `limit` are already counted in its
-   * window: 0 if counted, else the seconds to wait. Check and count are one
-   * step, so a burst of parallel attempts cannot all pass the check before the
-   * first of them is counted.
+   * Counts one attempt against each of `limits` unless one of them is already
+   * full: then none is counted, and the answer is the seconds to wait (the
+   * longest of the full ones); else 0. Check and count are one step, so a
+   * burst of parallel attempts cannot all pass the check before the first of
+   * them is counted, and an attempt refused by one limit costs none of the others.
    */
-  take(key: string, limit: number, windowSeconds: number): Promise<number>;
-  /** Gives back one attempt counted by `take` that turned out not to be a failure. */
-  refund(key: string): Promise<void>;
+  take(limits: readonly Limit[], windowSeconds: number): Promise<number>;
+  /**
+   * Gives back one attempt of each of `refund` that `take` counted and that
+   * turned out not to be a failure, and forgets every attempt of each of
+   * `reset` (a successful login clears its username's count). One step.
+   */
+  release(refund: readonly string[], reset?: readonly string[]): Promise<void>;
 }
 
 interface Window {
@@ -31,19 +40,19 @@ export class MemoryLimiter implements Limiter {
     private readonly maxKeys = 100_000,
   ) {}
 
-  async reset(key: string): Promise<void> {
-    this.windows.delete(key);
-  }
-
-  async take(key: string, limit: number, windowSeconds: number): Promise<number> {
-    const wait = this.wait(key, limit);
-    if (wait === 0) this.count(key, windowSeconds);
+  async take(limits: readonly Limit[], windowSeconds: number): Promise<number> {
+    let wait = 0;
+    for (const { key, limit } of limits) wait = Math.max(wait, this.wait(key, limit));
+    if (wait === 0) for (const { key } of limits) this.count(key, windowSeconds);
     return wait;
   }
 
-  async refund(key: string): Promise<void> {
-    const window = this.live(key);
-    if (window !== undefined && window.count > 0) window.count -= 1;
+  async release(refund: readonly string[], reset: readonly string[] = []): Promise<void> {
+    for (const key of refund) {
+      const window = this.live(key);
+      if (window !== undefined && window.count > 0) window.count -= 1;
+    }
+    for (const key of reset) this.windows.delete(key);
   }
 
   private wait(key: string, limit: number): number {

@@ -76,18 +76,14 @@ export async function authenticateUser(
   const key = usernameKey(input.username);
   const userLimit = `login:user:${key}`;
   const ipLimit = input.ip === null ? null : `login:ip:${input.ip}`;
+  const limits = [{ key: userLimit, limit: perUser }, ...(ipLimit === null ? [] : [{ key: ipLimit, limit: perIp }])];
   // Each attempt is counted as a failure before the slow hash, and given back
   // if it was not one: counting only after the hash would let a burst of
   // parallel guesses all pass the check (SPEC §9).
-  const userWait = await core.limiter.take(userLimit, perUser, windowSeconds);
-  const ipWait = ipLimit === null ? 0 : await core.limiter.take(ipLimit, perIp, windowSeconds);
-  const giveBack = async (keys: Array<string | null>) => {
-    for (const limit of keys) if (limit !== null) await core.limiter.refund(limit);
-  };
-  if (userWait > 0 || ipWait > 0) {
-    await giveBack([userWait === 0 ? userLimit : null, ipWait === 0 ? ipLimit : null]);
+  const wait = await core.limiter.take(limits, windowSeconds);
+  if (wait > 0) {
     await core.audit.record('login.rate_limited', 'anonymous', { appId: input.app.id, ip: input.ip, detail: { username: input.username.slice(0, 200) } });
-    throw new RateLimited(Math.max(userWait, ipWait));
+    throw new RateLimited(wait);
   }
 
   let user: User | null;
@@ -97,12 +93,11 @@ export async function authenticateUser(
     ok = user === null ? await core.hasher.verifyNobody(input.password, input.gone) : await core.hasher.verify(user.passwordHash, input.password, input.gone);
   } catch (error) {
     // Not a guess: a password over the length limit, a full hashing queue, a client gone before its hash, a store error.
-    await giveBack([userLimit, ipLimit]);
+    await core.limiter.release(limits.map((limit) => limit.key));
     throw error;
   }
   if (ok && user !== null && !user.disabled) {
-    await core.limiter.reset(userLimit);
-    await giveBack([ipLimit]);
+    await core.limiter.release(ipLimit === null ? [] : [ipLimit], [userLimit]);
     return user;
   }
   const reason = user === null ? 'unknown_user' : ok ? 'disabled' : 'wrong_password';

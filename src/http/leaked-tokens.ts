@@ -37,7 +37,7 @@ export async function leakedTokenRoutes(app: FastifyInstance, { core }: { core: 
       },
       // Counted before the body is read, so a flood costs neither parsing nor lookups.
       onRequest: async (request) => {
-        const wait = await core.limiter.take(`leak-report:ip:${request.ip}`, LEAK_REPORT_LIMIT.perIp, LEAK_REPORT_LIMIT.windowSeconds);
+        const wait = await core.limiter.take([{ key: `leak-report:ip:${request.ip}`, limit: LEAK_REPORT_LIMIT.perIp }], LEAK_REPORT_LIMIT.windowSeconds);
         if (wait > 0) throw new RateLimited(wait);
       },
     },
