@@ -2,7 +2,8 @@
  * The raw argon2id rate the password grant is judged against: verifications
  * per second with tokend's parameters and its default hashing concurrency
  * (one per core the process may run on), in a process the benchmark pins to
- * the server's core. Prints one line: `argon2id <n> hashes/s, <c> at once`.
+ * the server's core, and the process's CPU time per hash (every thread).
+ * Prints one line: `argon2id <n> hashes/s, <c> at once, <u> CPU µs/hash`.
  *
  *   node --import tsx bench/argon2-rate.ts [seconds] [concurrency]
  */
@@ -22,5 +23,7 @@ const worker = async (): Promise<void> => {
   }
 };
 const started = performance.now();
+const cpu = process.cpuUsage();
 await Promise.all(Array.from({ length: concurrency }, worker));
-process.stdout.write(`argon2id ${(done / ((performance.now() - started) / 1000)).toFixed(1)} hashes/s, ${concurrency} at once\n`);
+const { user, system } = process.cpuUsage(cpu);
+process.stdout.write(`argon2id ${(done / ((performance.now() - started) / 1000)).toFixed(1)} hashes/s, ${concurrency} at once, ${Math.round((user + system) / done)} CPU µs/hash\n`);

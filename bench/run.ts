@@ -45,7 +45,7 @@ function verdict(figure: Figure): string {
   if (target === undefined || figure.ratio === undefined) return '';
   const p99 = target.p99 !== undefined && figure.connections === settings.connections[0] ? ` p99≤${target.p99}` : '';
   // The CPU ratio where it means something (it counts the hashing threads, so not under a login flood).
-  const value = figure.cpuRatio !== undefined && figure.argon2 === undefined && !/login flood/.test(figure.scenario) ? figure.cpuRatio : figure.ratio;
+  const value = figure.cpuRatio !== undefined && !/login flood/.test(figure.scenario) ? figure.cpuRatio : figure.ratio;
   const met = value >= target.ratio && (p99 === '' || figure.p99 <= target.p99!);
   return `${met ? 'met' : 'NOT met'} (≥${target.ratio}×${p99})`;
 }
@@ -101,7 +101,7 @@ async function main(): Promise<void> {
   for (const { store, argon2 } of figures) {
     if (argon2 === undefined) continue;
     console.log(
-      `\n${store}: argon2id raw rate on the server core just before the password grant: ${argon2.rate} hashes/s (m = 19 MiB, t = 2, p = 1; ${argon2.atOnce} at once, as tokend's default TOKEND_HASH_CONCURRENCY there)`,
+      `\n${store}: argon2id raw rate on the server core just before and just after the password grant: ${argon2.around.join(' and ')} hashes/s, ${argon2.cpuUs} CPU µs a hash (m = 19 MiB, t = 2, p = 1; ${argon2.atOnce} at once, as tokend's default TOKEND_HASH_CONCURRENCY there)`,
     );
   }
   const result = { at: new Date().toISOString(), seconds: settings.seconds, connections: settings.connections, cpus: MACHINE_CPUS, model, serverCpu: settings.serverCpu, figures };

@@ -22,8 +22,11 @@ export interface Figure {
   errors: number;
   /** Against the ceiling at the same connection count (or, for the password grant, the raw argon2id rate). */
   ratio?: number;
-  /** For the password grant: the raw argon2id rate on the server's core, measured just before it, which `ratio` is against. */
-  argon2?: { rate: number; atOnce: number };
+  /**
+   * For the password grant: the raw argon2id rate on the server's core and its CPU time per hash, the
+   * mean of runs just before and just after the grant (`around`), which `ratio` and `cpuRatio` are against.
+   */
+  argon2?: Argon2Rate & { around: [number, number] };
   /** The ceiling's req/s in the slices alternated with this scenario's, when it was paired. */
   ceiling?: number;
   /** Server CPU time per request, in µs (this scenario's, and the paired ceiling's). */
@@ -31,6 +34,12 @@ export interface Figure {
   ceilingCpuUs?: number;
   /** The ceiling's CPU per request over this scenario's: a ratio that time stolen by other machines cannot move. */
   cpuRatio?: number;
+}
+
+export interface Argon2Rate {
+  rate: number;
+  atOnce: number;
+  cpuUs: number;
 }
 
 export interface BenchSettings {
@@ -152,16 +161,16 @@ export async function measure(
 /**
  * Raw argon2id verifications per second on the servers' core, with tokend's
  * parameters and default concurrency (bench/argon2-rate.ts), for as long as a
- * scenario runs.
+ * scenario runs, and the CPU time each took.
  */
-async function argon2Rate(settings: BenchSettings): Promise<{ rate: number; atOnce: number }> {
+async function argon2Rate(settings: BenchSettings): Promise<Argon2Rate> {
   process.stderr.write('  argon2id raw rate on the server core … ');
   const script = [process.execPath, '--import', 'tsx', join(import.meta.dirname, 'argon2-rate.ts'), String(settings.seconds)];
   const [command, args] = settings.serverCpu === null ? [script[0]!, script.slice(1)] : ['taskset', ['-c', settings.serverCpu, ...script]];
   const { stdout } = await promisify(execFile)(command, args, { cwd: join(import.meta.dirname, '..') });
-  const [, rate, atOnce] = /argon2id ([\d.]+) hashes\/s, (\d+) at once/.exec(stdout) ?? [];
-  process.stderr.write(`${rate} hashes/s, ${atOnce} at once\n`);
-  return { rate: Number(rate), atOnce: Number(atOnce) };
+  const [, rate, atOnce, cpuUs] = /argon2id ([\d.]+) hashes\/s, (\d+) at once, (\d+) CPU/.exec(stdout) ?? [];
+  process.stderr.write(`${rate} hashes/s, ${atOnce} at once, ${cpuUs} CPU µs a hash\n`);
+  return { rate: Number(rate), atOnce: Number(atOnce), cpuUs: Number(cpuUs) };
 }
 
 /** POSTs JSON to a tokend the benchmark set up, and wants a 2xx: setup that fails stops the run. */
@@ -332,12 +341,19 @@ export async function benchStore(settings: BenchSettings, store: string): Promis
       body: JSON.stringify(passwordBody(opaque)),
     };
     // Judged against the raw argon2id rate, which is measured in one piece: so is the grant. Cut into
-    // slices, each would start with an idle hashing thread and end with a batch hashed for nobody.
-    const raw = wanted('issue: password grant') ? await argon2Rate(settings) : null;
-    const password = await run('issue: password grant', first, () => passwordGrant, undefined, false);
-    if (password !== null && raw !== null) {
-      password.argon2 = raw;
-      password.ratio = Number((password.requestsPerSecond / raw.rate).toFixed(2));
+    // slices, each would start with an idle hashing thread and end with a batch hashed for nobody. The
+    // raw rate is measured just before and just after, and the grant judged against their mean: the
+    // machine's speed drifts between runs, and argon2id, bound by memory, drifts the most.
+    const grant = 'issue: password grant';
+    const before = wanted(grant) ? await argon2Rate(settings) : null;
+    const password = await run(grant, first, () => passwordGrant, undefined, false);
+    if (password !== null && before !== null) {
+      const after = await argon2Rate(settings);
+      const mean = (a: number, b: number) => Number(((a + b) / 2).toFixed(1));
+      password.argon2 = { rate: mean(before.rate, after.rate), atOnce: before.atOnce, cpuUs: Math.round(mean(before.cpuUs, after.cpuUs)), around: [before.rate, after.rate] };
+      password.ratio = Number((password.requestsPerSecond / password.argon2.rate).toFixed(2));
+      password.ceilingCpuUs = password.argon2.cpuUs;
+      if (password.cpuUs !== undefined) password.cpuRatio = Number((password.argon2.cpuUs / password.cpuUs).toFixed(2));
     }
     // Verification while logins flood the hasher: both loads at once, only /v1/me counted.
     const flood = 'verify: GET /v1/me, opaque, during a login flood';
