@@ -51,7 +51,7 @@ function verdict(figure: Figure): string {
 }
 
 function table(figures: Figure[]): string {
-  const header = ['scenario', 'store', 'conns', 'req/s', 'ceiling', 'ratio', 'CPU µs/req', 'CPU ratio', 'p50 ms', 'p99 ms', 'errors', 'target'];
+  const header = ['scenario', 'store', 'conns', 'req/s', 'ceiling', 'ratio', 'CPU µs/req', 'CPU ratio', 'p50 ms', 'p99 ms (ceiling)', 'errors', 'target'];
   const rows = figures.map((f) => [
     f.scenario,
     f.store,
@@ -62,7 +62,7 @@ function table(figures: Figure[]): string {
     f.cpuUs !== undefined ? `${f.cpuUs} (${f.ceilingCpuUs ?? '–'})` : '',
     f.cpuRatio !== undefined ? `${f.cpuRatio.toFixed(2)}×` : '',
     `${f.p50}`,
-    `${f.p99}`,
+    f.ceilingP99 !== undefined ? `${f.p99} (${f.ceilingP99})` : `${f.p99}`,
     String(f.errors),
     verdict(f),
   ]);

@@ -27,8 +27,9 @@ export interface Figure {
    * mean of runs just before and just after the grant (`around`), which `ratio` and `cpuRatio` are against.
    */
   argon2?: Argon2Rate & { around: [number, number] };
-  /** The ceiling's req/s in the slices alternated with this scenario's, when it was paired. */
+  /** The ceiling's req/s in the slices alternated with this scenario's, when it was paired, and its worst slice's p99. */
   ceiling?: number;
+  ceilingP99?: number;
   /** Server CPU time per request, in µs (this scenario's, and the paired ceiling's). */
   cpuUs?: number;
   ceilingCpuUs?: number;
@@ -145,6 +146,7 @@ export async function measure(
   };
   if (pairedCeiling !== null) {
     figure.ceiling = Math.round(rate(ceiling));
+    figure.ceilingP99 = Math.max(...ceiling.map((run) => run.p99));
     figure.ratio = Number((rate(mine) / rate(ceiling)).toFixed(2));
   }
   const perRequest = (runs: Slice[]) => (1e6 * runs.reduce((sum, run) => sum + run.cpu, 0)) / Math.max(1, runs.reduce((sum, run) => sum + run.requests, 0));
