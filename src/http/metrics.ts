@@ -130,26 +130,22 @@ export class Metrics {
       registers,
     });
     const cache = core.cache;
-    let hits = 0;
-    let misses = 0;
-    new Counter({
-      name: 'tokend_verification_cache_hits_total',
-      help: 'Verifications answered from the verification cache',
-      registers,
-      collect() {
-        this.inc(cache.hits - hits);
-        hits = cache.hits;
-      },
-    });
-    new Counter({
-      name: 'tokend_verification_cache_misses_total',
-      help: 'Cache lookups that found nothing live and read the store',
-      registers,
-      collect() {
-        this.inc(cache.misses - misses);
-        misses = cache.misses;
-      },
-    });
+    /** A counter whose value is a running total kept elsewhere, read at each scrape. */
+    const runningTotal = (name: string, help: string, read: () => number) => {
+      let counted = 0;
+      new Counter({
+        name,
+        help,
+        registers,
+        collect() {
+          const total = read();
+          this.inc(total - counted);
+          counted = total;
+        },
+      });
+    };
+    runningTotal('tokend_verification_cache_hits_total', 'Verifications answered from the verification cache', () => cache.hits);
+    runningTotal('tokend_verification_cache_misses_total', 'Cache lookups that found nothing live and read the store', () => cache.misses);
     new Gauge({ name: 'tokend_verification_cache_entries', help: 'Verified tokens held in the cache', registers, collect() { this.set(cache.size); } });
     new Gauge({
       name: 'tokend_revocation_delivery_trusted',
@@ -161,16 +157,7 @@ export class Metrics {
     });
     const hasher = core.hasher;
     new Gauge({ name: 'tokend_password_hashes_pending', help: 'Password hashes computing or waiting for a hashing thread', registers, collect() { this.set(hasher.pending); } });
-    let dropped = 0;
-    new Counter({
-      name: 'tokend_password_hashes_dropped_total',
-      help: 'Queued password hashes never computed because the client had closed its connection',
-      registers,
-      collect() {
-        this.inc(hasher.dropped - dropped);
-        dropped = hasher.dropped;
-      },
-    });
+    runningTotal('tokend_password_hashes_dropped_total', 'Queued password hashes never computed because the client had closed its connection', () => hasher.dropped);
     this.exposed = Registry.merge([this.registry, processMetrics()]);
   }
 
