@@ -165,27 +165,28 @@ class HashingThreads {
     const worker = this.idle.pop() ?? new Worker(HASHING_THREAD_SOURCE, { eval: true, workerData: { argon2: ARGON2_MODULE, options: ARGON2ID, niceness: HASHING_NICENESS } });
     worker.ref();
     const id = (this.nextId += 1);
-    const done = (settleAll: () => void, healthy: boolean) => {
+    /** The thread is done with the batch: its slot and the batch's places in the bound are free again. */
+    const finish = (healthy: boolean) => {
       worker.off('message', settle).off('error', fail);
       this.working -= 1;
       this.admitted -= batch.length;
       if (healthy) this.release(worker);
-      settleAll();
-      this.dispatch();
+      else void worker.terminate();
     };
     const settle = (answer: HashingAnswer) => {
       if (answer.id !== id) return;
-      done(() => {
-        batch.forEach((job, i) => {
-          const result = answer.results[i];
-          if (result === undefined || 'error' in result) job.reject(new Error(result?.error ?? 'no answer from the hashing thread'));
-          else job.resolve(result.value);
-        });
-      }, true);
+      finish(true);
+      batch.forEach((job, i) => {
+        const result = answer.results[i];
+        if (result === undefined || 'error' in result) job.reject(new Error(result?.error ?? 'no answer from the hashing thread'));
+        else job.resolve(result.value);
+      });
+      this.dispatch();
     };
     const fail = (error: Error) => {
-      void worker.terminate();
-      done(() => batch.forEach((job) => job.reject(error)), false);
+      finish(false);
+      for (const job of batch) job.reject(error);
+      this.dispatch();
     };
     worker.on('message', settle).once('error', fail);
     worker.postMessage({ id, requests: batch.map((job) => job.request) } satisfies HashingRequest);
