@@ -23,13 +23,14 @@ const argon2 = require(workerData.argon2);
 try {
   setPriority(Number(readlinkSync('/proc/thread-self').split('/').pop()), workerData.niceness);
 } catch {}
+// A stored hash that cannot be read never logs anyone in: its verification is false, not an error.
 function one(request) {
   try {
     return { value: request.op === 'hash'
       ? argon2.hashSync(request.password, workerData.options)
       : argon2.verifySync(request.hash, request.password) };
   } catch (error) {
-    return { error: String(error && error.message) };
+    return request.op === 'verify' ? { value: false } : { error: String(error && error.message) };
   }
 }
 parentPort.on('message', ({ id, requests }) => parentPort.postMessage({ id, results: requests.map(one) }));

@@ -44,15 +44,14 @@ export class PasswordHasher {
     return (await this.threads.run({ op: 'hash', password })) as string;
   }
 
-  /** `gone` says whether the caller has stopped waiting: if so when a thread would take the hash, it is dropped (ClientGone). */
+  /**
+   * Whether `password` matches `passwordHash`; a malformed stored hash matches
+   * nothing. `gone` says whether the caller has stopped waiting: if so when a
+   * thread would take the hash, it is dropped (ClientGone).
+   */
   async verify(passwordHash: string, password: string, gone?: () => boolean): Promise<boolean> {
     checkLength(password);
-    try {
-      return (await this.threads.run({ op: 'verify', hash: passwordHash, password }, gone)) === true;
-    } catch (error) {
-      if (error instanceof RateLimited || error instanceof ClientGone) throw error;
-      return false; // a malformed stored hash never logs anyone in
-    }
+    return (await this.threads.run({ op: 'verify', hash: passwordHash, password }, gone)) === true;
   }
 
   /**
