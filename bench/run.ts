@@ -8,10 +8,10 @@
  *   BENCH_SECONDS=5 BENCH_CONNECTIONS=32,256 BENCH_STORES=sqlite,postgres npm run bench
  *   BENCH_ONLY='repeat|introspect' npm run bench     # only the scenarios whose name matches
  */
-import { writeFileSync } from 'node:fs';
-import { availableParallelism, cpus } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
 import { join } from 'node:path';
-import { benchStore, measure, startPinned, type BenchSettings, type Figure } from './scenarios.js';
+import { benchStore, measure, pinnedCpu, startPinned, type BenchSettings, type Figure } from './scenarios.js';
 
 const ROOT = join(import.meta.dirname, '..');
 /**
@@ -26,6 +26,7 @@ const settings: BenchSettings = {
   serverCpu: MACHINE_CPUS > 1 ? String(MACHINE_CPUS - 1) : null,
   ceilingUrl: null,
   ceilingPid: null,
+  loadCpu: pinnedCpu(),
   only: process.env.BENCH_ONLY ? new RegExp(process.env.BENCH_ONLY) : null,
 };
 const STORES = (process.env.BENCH_STORES ?? 'sqlite,postgres').split(',');
@@ -51,7 +52,7 @@ function verdict(figure: Figure): string {
 }
 
 function table(figures: Figure[]): string {
-  const header = ['scenario', 'store', 'conns', 'req/s', 'ceiling', 'ratio', 'CPU µs/req', 'CPU ratio', 'p50 ms', 'p99 ms (ceiling)', 'errors', 'target'];
+  const header = ['scenario', 'store', 'conns', 'req/s', 'ceiling', 'ratio', 'CPU µs/req', 'CPU ratio', 'p50 ms', 'p99 ms (ceiling)', 'LG sleeps/req (ceiling)', 'errors', 'target'];
   const rows = figures.map((f) => [
     f.scenario,
     f.store,
@@ -63,19 +64,34 @@ function table(figures: Figure[]): string {
     f.cpuRatio !== undefined ? `${f.cpuRatio.toFixed(2)}×` : '',
     `${f.p50}`,
     f.ceilingP99 !== undefined ? `${f.p99} (${f.ceilingP99})` : `${f.p99}`,
+    f.loadSleeps === undefined ? '' : f.ceilingLoadSleeps === undefined ? f.loadSleeps.toFixed(2) : `${f.loadSleeps.toFixed(2)} (${f.ceilingLoadSleeps.toFixed(2)})`,
     String(f.errors),
     verdict(f),
   ]);
-  const numeric = (i: number) => i >= 2 && i <= 10;
+  const numeric = (i: number) => i >= 2 && i <= 11;
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]) => `| ${cells.map((c, i) => (numeric(i) ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join(' | ')} |`;
   return [line(header), `|${widths.map((w, i) => (numeric(i) ? `${'-'.repeat(w + 1)}:` : '-'.repeat(w + 2))).join('|')}|`, ...rows.map(line)].join('\n');
 }
 
+/** How this machine's cores sleep when idle, which decides what waking the load generator costs (docs/benchmarks.md). */
+function idleSetting(): string {
+  const read = (path: string) => {
+    try {
+      return readFileSync(path, 'utf8').trim();
+    } catch {
+      return null;
+    }
+  };
+  const driver = read('/sys/devices/system/cpu/cpuidle/current_driver');
+  const pollNs = read('/sys/module/haltpoll/parameters/guest_halt_poll_ns');
+  return driver === null ? '' : `, cpuidle ${driver}${pollNs === null ? '' : ` (guest_halt_poll_ns ${pollNs})`}`;
+}
+
 async function main(): Promise<void> {
   const model = cpus()[0]?.model ?? 'cpu';
   process.stderr.write(
-    `tokend bench: ${settings.seconds} s per scenario, ${settings.connections.join(' and ')} connections, servers pinned to CPU ${settings.serverCpu ?? 'any'}, load generator on CPU ${availableParallelism() < MACHINE_CPUS ? '0' : 'any'}, ${model} × ${MACHINE_CPUS}\n`,
+    `tokend bench: ${settings.seconds} s per scenario, ${settings.connections.join(' and ')} connections, servers pinned to CPU ${settings.serverCpu ?? 'any'}, load generator on CPU ${settings.loadCpu ?? 'any'}, ${model} × ${MACHINE_CPUS}${idleSetting()}\n`,
   );
   // The shared machine's speed drifts by tens of percent within minutes: the ceiling is measured again
   // right before each store's scenarios, and each ratio uses the ceiling measured next to it.

@@ -16,7 +16,7 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { TOKEND_BUILT_MAIN } from '../test/helpers/serve.js';
-import { benchData, measure, postJson, startPinned, stopServer, type BenchSettings, type Figure } from './scenarios.js';
+import { benchData, measure, pinnedCpu, postJson, startPinned, stopServer, type BenchSettings, type Figure } from './scenarios.js';
 
 const ROOT = join(import.meta.dirname, '..');
 const SIZES = (process.env.SCALE_SIZES ?? '10000,10000000').split(',').map(Number);
@@ -30,6 +30,7 @@ const settings: BenchSettings = {
   serverCpu: cpus().length > 1 ? String(cpus().length - 1) : null,
   ceilingUrl: null,
   ceilingPid: null,
+  loadCpu: pinnedCpu(),
   only: null,
 };
 

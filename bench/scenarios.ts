@@ -5,7 +5,7 @@
  */
 import autocannon from 'autocannon';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -35,6 +35,12 @@ export interface Figure {
   ceilingCpuUs?: number;
   /** The ceiling's CPU per request over this scenario's: a ratio that time stolen by other machines cannot move. */
   cpuRatio?: number;
+  /**
+   * How often the load generator's core went to sleep, per request (this scenario's, and the paired
+   * ceiling's), where the kernel tells (cpuidle): each sleep costs the server a wake-up (docs/benchmarks.md).
+   */
+  loadSleeps?: number;
+  ceilingLoadSleeps?: number;
 }
 
 export interface Argon2Rate {
@@ -54,6 +60,8 @@ export interface BenchSettings {
   ceilingPid: number | null;
   /** Only scenarios whose name matches run (BENCH_ONLY); null runs them all. */
   only: RegExp | null;
+  /** The core the load generator (this process) is pinned to, or null when it is not pinned. */
+  loadCpu: string | null;
 }
 
 const ADMIN = 'bench-operator-token-0123456789abcdefghijklmnop';
@@ -67,6 +75,8 @@ export const startPinned = (settings: BenchSettings, args: string[], env: Record
 interface Slice {
   /** CPU seconds the server used during the slice (user + system, all its threads). */
   cpu: number;
+  /** Times the load generator's core went to sleep during the slice, or null where the kernel does not say. */
+  sleeps: number | null;
   requests: number;
   seconds: number;
   p50: number;
@@ -89,11 +99,44 @@ function cpuSeconds(pid: number | null): number {
 /** Linux's USER_HZ, the unit of /proc/PID/stat's times. */
 const CLOCK_TICKS = 100;
 
-async function slice(connections: number, options: autocannon.Options, pid: number | null): Promise<Slice> {
+/** The one core this process is pinned to (`taskset -c N`), or null when it may run on more. */
+export function pinnedCpu(): string | null {
+  try {
+    const list = /^Cpus_allowed_list:\s*(\S+)$/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1];
+    return list !== undefined && /^\d+$/.test(list) ? list : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * How many times a core has entered a sleeping idle state so far (every cpuidle state but polling), or
+ * null where there is no such core or no cpuidle. A sleeping core must be woken by an interrupt from the
+ * core that wakes its task, which on a virtual machine can cost that core tens of microseconds.
+ */
+export function coreSleeps(cpu: string | null): number | null {
+  if (cpu === null) return null;
+  const dir = `/sys/devices/system/cpu/cpu${cpu}/cpuidle`;
+  try {
+    let sleeps = 0;
+    for (const state of readdirSync(dir)) {
+      if (readFileSync(join(dir, state, 'name'), 'utf8').trim() === 'POLL') continue;
+      sleeps += Number(readFileSync(join(dir, state, 'usage'), 'utf8'));
+    }
+    return sleeps;
+  } catch {
+    return null;
+  }
+}
+
+async function slice(connections: number, options: autocannon.Options, pid: number | null, loadCpu: string | null): Promise<Slice> {
   const before = cpuSeconds(pid);
+  const sleepsBefore = coreSleeps(loadCpu);
   const result = await autocannon({ connections, ...options });
+  const sleepsAfter = coreSleeps(loadCpu);
   return {
     cpu: cpuSeconds(pid) - before,
+    sleeps: sleepsBefore === null || sleepsAfter === null ? null : sleepsAfter - sleepsBefore,
     requests: result.requests.total,
     seconds: result.duration || 1,
     p50: result.latency.p50,
@@ -130,9 +173,9 @@ export async function measure(
   const mine: Slice[] = [];
   const ceiling: Slice[] = [];
   for (let i = 0; i < slices; i += 1) {
-    if (pairedCeiling !== null) ceiling.push(await slice(connections, { url: pairedCeiling, duration: 1 }, settings.ceilingPid));
+    if (pairedCeiling !== null) ceiling.push(await slice(connections, { url: pairedCeiling, duration: 1 }, settings.ceilingPid, settings.loadCpu));
     const length = options.amount !== undefined ? { amount: Math.floor(options.amount / slices) } : { duration: settings.seconds / slices };
-    mine.push(await slice(connections, { ...options, ...length }, serverPid));
+    mine.push(await slice(connections, { ...options, ...length }, serverPid, settings.loadCpu));
   }
   const rate = (runs: Slice[]) => runs.reduce((sum, run) => sum + run.requests, 0) / runs.reduce((sum, run) => sum + run.seconds, 0);
   const figure: Figure = {
@@ -151,6 +194,12 @@ export async function measure(
   }
   const perRequest = (runs: Slice[]) => (1e6 * runs.reduce((sum, run) => sum + run.cpu, 0)) / Math.max(1, runs.reduce((sum, run) => sum + run.requests, 0));
   if (serverPid !== null) figure.cpuUs = Math.round(perRequest(mine));
+  const sleepsPerRequest = (runs: Slice[]) =>
+    runs.length === 0 || runs.some((run) => run.sleeps === null) ? undefined : Number((runs.reduce((sum, run) => sum + run.sleeps!, 0) / Math.max(1, runs.reduce((sum, run) => sum + run.requests, 0))).toFixed(2));
+  const loadSleeps = sleepsPerRequest(mine);
+  const ceilingLoadSleeps = sleepsPerRequest(ceiling);
+  if (loadSleeps !== undefined) figure.loadSleeps = loadSleeps;
+  if (ceilingLoadSleeps !== undefined) figure.ceilingLoadSleeps = ceilingLoadSleeps;
   if (serverPid !== null && settings.ceilingPid !== null && ceiling.length > 0) {
     figure.ceilingCpuUs = Math.round(perRequest(ceiling));
     figure.cpuRatio = Number((perRequest(ceiling) / perRequest(mine)).toFixed(2));
