@@ -32,6 +32,8 @@ interface Entry {
  */
 export class VerificationCache {
   private readonly entries = new Map<string, Entry>();
+  /** Store reads under way, by hash, with the generation each began in: see `joinRead`. */
+  private readonly reads = new Map<string, { mark: number; read: Promise<Verified | null> }>();
   /** Bumped by every revocation: a store read that began before one must not fill the cache after it. */
   private generation = 0;
   hits = 0;
@@ -65,6 +67,30 @@ export class VerificationCache {
     }
     this.hits += 1;
     return entry.verified;
+  }
+
+  /**
+   * A store read for this hash already under way, to share instead of starting
+   * another: when a hot token's entry expires, every request presenting it at
+   * that moment would otherwise read the store (and check a JWT's signature)
+   * at once. Shared only if no revocation has arrived since the read began and
+   * the bus is trusted, the same conditions under which its answer may fill
+   * the cache: a read shared is no staler than an entry.
+   */
+  joinRead(hash: string): Promise<Verified | null> | null {
+    const under = this.bus.trusted ? this.reads.get(hash) : undefined;
+    return under !== undefined && under.mark === this.generation ? under.read : null;
+  }
+
+  /** Offers a store read begun at `mark` to `joinRead` until it settles; returns it. */
+  shareRead(hash: string, mark: number, read: Promise<Verified | null>): Promise<Verified | null> {
+    const under = { mark, read };
+    this.reads.set(hash, under);
+    const settled = () => {
+      if (this.reads.get(hash) === under) this.reads.delete(hash);
+    };
+    read.then(settled, settled);
+    return read;
   }
 
   set(hash: string, verified: Verified, mark: number): void {

@@ -18,7 +18,8 @@ export interface Verified {
  * reaches the store (checked only when the cache does not know the token: a
  * hash the cache holds is of a token tokend made). A repeat
  * verification is answered from the cache, whose entries die with any
- * revocation; otherwise a JWT's signature is checked, then the record must be
+ * revocation; a request that finds the same token already being read from the
+store waits for that read; otherwise a JWT's signature is checked, then the record must be
  * live in the store (so revocation works for JWTs too) and carry its app's
  * audience. Each answer is reported to `core.observer`, labelled with the
  * `door` the token came through. Answers that need no store read (the cache's,
@@ -43,10 +44,14 @@ export function verifyToken(core: Core, presented: string, door?: Door): Verifie
     return report(core, cached, claimed, true, started, door);
   }
   if (jwt ? !looksLikeJwt(presented) : !checksumHolds(presented)) return report(core, null, claimed, false, started, door);
+  const joined = core.cache.joinRead(hash);
   const mark = core.cache.mark();
-  return fromStore(core, presented, hash, jwt, now).then((verified) => {
+  const read = joined ?? core.cache.shareRead(hash, mark, fromStore(core, presented, hash, jwt, now));
+  return read.then((found) => {
+    // A shared read checked the token when it began; this request may come a moment later, past its expiry.
+    const verified = found !== null && isLive(found.token, now) ? found : null;
     if (verified !== null) {
-      core.cache.set(hash, verified, mark);
+      if (joined === null) core.cache.set(hash, verified, mark);
       core.usage.seen(verified.token.id, verified.token.sessionId, now);
     }
     return report(core, verified, claimed, false, started, door);

@@ -53,6 +53,81 @@ describe('the verification cache', () => {
   });
 });
 
+for (const database of ['sqlite', 'postgres'] as const) {
+  describe(`concurrent verifications of one token, on ${database}`, () => {
+    let h: Harness;
+    let user: { id: number; username: string; password: string };
+    let reads = 0;
+
+    before(async () => {
+      h = await startHarness({ database });
+      user = await createUser(h);
+      // Counts the real store's reads by hash; the store itself still answers them.
+      const read = h.core.store.findTokenByHash.bind(h.core.store);
+      h.core.store.findTokenByHash = (hash) => {
+        reads += 1;
+        return read(hash);
+      };
+    });
+    after(() => h.close());
+
+    const fresh = async (kind: 'opaque' | 'jwt') => {
+      if (kind === 'jwt') await adminRequest(h, 'PATCH', `/apps/${h.defaultApp.id}`, { access_token_format: 'jwt' });
+      const { access_token } = await login(h, user);
+      if (kind === 'jwt') await adminRequest(h, 'PATCH', `/apps/${h.defaultApp.id}`, { access_token_format: 'opaque' });
+      h.core.cache.drop({ scope: 'all' });
+      reads = 0;
+      return access_token as string;
+    };
+
+    for (const kind of ['opaque', 'jwt'] as const) {
+      test(`${kind}: when no entry holds the token, requests that come together share one store read`, async () => {
+        const token = await fresh(kind);
+        const answers = await Promise.all(Array.from({ length: 40 }, () => verifyToken(h.core, token)));
+        assert.equal(reads, 1);
+        assert.ok(answers.every((answer) => answer !== null && answer.token.id === answers[0]!.token.id));
+        // The read filled the cache once it settled: the next request reads nothing.
+        assert.notEqual(verifyToken(h.core, token), null);
+        assert.equal(reads, 1);
+      });
+    }
+
+    test('a request that comes after a revocation does not share a read begun before it', async () => {
+      const token = await fresh('opaque');
+      const first = verifyToken(h.core, token);
+      h.core.cache.drop({ scope: 'user', id: user.id + 1000 }); // any revocation at all, while the read is under way
+      const second = verifyToken(h.core, token);
+      await Promise.all([first, second]);
+      assert.equal(reads, 2);
+    });
+
+    test('a request that shares a read still refuses a token that expired since the read began', async () => {
+      const token = await fresh('opaque');
+      const first = verifyToken(h.core, token);
+      h.clock.advance(2 * 24 * 3600 * 1000);
+      const second = verifyToken(h.core, token);
+      assert.notEqual(await first, null);
+      assert.equal(await second, null);
+      assert.equal(reads, 1);
+    });
+
+    test('a store read that fails fails every request that shared it, and the next request reads again', async () => {
+      const token = await fresh('opaque');
+      const read = h.core.store.findTokenByHash;
+      h.core.store.findTokenByHash = async () => {
+        reads += 1;
+        throw new Error('the store is out of reach');
+      };
+      const answers = await Promise.allSettled([verifyToken(h.core, token), verifyToken(h.core, token)]);
+      h.core.store.findTokenByHash = read;
+      assert.deepEqual(answers.map((answer) => answer.status), ['rejected', 'rejected']);
+      assert.equal(reads, 1);
+      assert.notEqual(await verifyToken(h.core, token), null);
+      assert.equal(reads, 2);
+    });
+  });
+}
+
 describe('the cache on its own', () => {
   const clock = new ManualClock(1_000_000);
   const verified = (id: string, expiresAt: number | null): Verified =>
