@@ -3,7 +3,7 @@ import type { Actor, Core } from './context.js';
 import { InvalidClient, InvalidRequest, NotFound } from './errors.js';
 import type { App, GrantType, TokenFormat } from './model.js';
 import { checkScopeNames } from './scopes.js';
-import { sameHash } from './secrets.js';
+import { digestBytes, matchesDigest } from './secrets.js';
 import { hashSecret, mintSecret, parseSecret, randomBase62 } from './tokens.js';
 
 export const GRANT_TYPES: readonly GrantType[] = ['password', 'refresh_token', 'client_credentials'];
@@ -129,12 +129,25 @@ export async function findLiveApp(core: Core, idOrClientId: string): Promise<App
   return app !== null && app.deletedAt === null ? app : null;
 }
 
-const NO_SUCH_SECRET = hashSecret('tkc_no-such-secret');
+const NO_SUCH_SECRET = digestBytes(hashSecret('tkc_no-such-secret'));
+
+/** Each app's stored client-secret hash as bytes, decoded once per app record (a new secret is a new record). */
+const secretDigests = new WeakMap<App, Buffer>();
+
+function storedDigest(app: App): Buffer {
+  let digest = secretDigests.get(app);
+  if (digest === undefined) {
+    digest = digestBytes(app.clientSecretHash);
+    secretDigests.set(app, digest);
+  }
+  return digest;
+}
 
 /**
  * RFC 6749 §2.3.1 client authentication. Client secrets carry 190 random bits,
  * so SHA-256 is enough (no password hash per request); the compare is
- * constant-time and an unknown client costs the same compare.
+ * constant-time and an unknown client costs the same compare. A secret whose
+ * checksum fails is refused without touching the store (SPEC §2).
  */
 export async function authenticateClient(
   core: Core,
@@ -144,9 +157,9 @@ export async function authenticateClient(
   const fail = () => new InvalidClient('client authentication failed', credentials.basic);
   if (parseSecret(credentials.clientSecret) !== 'clientSecret') throw fail();
   const app = await core.apps.findByClientId(credentials.clientId);
-  const stored = app !== null && app.deletedAt === null ? app.clientSecretHash : NO_SUCH_SECRET;
-  const match = sameHash(hashSecret(credentials.clientSecret), stored);
-  if (!match || app === null || app.deletedAt !== null) throw fail();
+  const live = app !== null && app.deletedAt === null;
+  const match = matchesDigest(credentials.clientSecret, live ? storedDigest(app) : NO_SUCH_SECRET);
+  if (!match || !live) throw fail();
   return app;
 }
 

@@ -1,4 +1,4 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash, hash, timingSafeEqual } from 'node:crypto';
 
 /**
  * Constant-time equality of two secrets. Both sides are hashed first so the
@@ -9,11 +9,19 @@ export function sameSecret(presented: string, expected: string): boolean {
   return timingSafeEqual(digest(presented), digest(expected));
 }
 
-/** Constant-time equality of a presented secret's SHA-256 hex with a stored SHA-256 hex. */
-export function sameHash(presentedHash: string, storedHash: string): boolean {
-  const a = Buffer.from(presentedHash, 'hex');
-  const b = Buffer.from(storedHash, 'hex');
-  return a.length === 32 && b.length === 32 && timingSafeEqual(a, b);
+/**
+ * Constant-time check of a presented secret against the stored SHA-256 of one,
+ * given as its 32 bytes (see `storedDigest`): the secret is hashed straight
+ * to bytes, with no hex on either side.
+ */
+export function matchesDigest(presented: string, stored: Buffer): boolean {
+  return stored.length === 32 && timingSafeEqual(hash('sha256', presented, 'buffer'), stored);
+}
+
+/** The bytes of a stored SHA-256 hex, or an empty buffer (which matches nothing) if it is not one. */
+export function digestBytes(storedHash: string): Buffer {
+  const bytes = Buffer.from(storedHash, 'hex');
+  return bytes.length === 32 ? bytes : Buffer.alloc(0);
 }
 
 const digest = (value: string): Buffer => createHash('sha256').update(value).digest();

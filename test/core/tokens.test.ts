@@ -5,6 +5,7 @@ import { InvalidRequest, InvalidScope } from '../../src/core/errors.js';
 import { timeOrderedId } from '../../src/core/ids.js';
 import { randomView } from '../../src/core/random.js';
 import { parseScope } from '../../src/core/scopes.js';
+import { digestBytes, matchesDigest } from '../../src/core/secrets.js';
 import { PREFIXES, hashSecret, looksLikeJwt, mintSecret, parseSecret, type SecretKind } from '../../src/core/tokens.js';
 import { DUPLICATES, parseParams, rejectDuplicates } from '../../src/http/body.js';
 import { redactUrl } from '../../src/http/logging.js';
@@ -313,5 +314,21 @@ describe('the random pool', () => {
     const big = randomView(10_000);
     assert.equal(big.length, 10_000);
     assert.ok(new Set(big).size > 200, 'a large draw is random bytes, not a zeroed buffer');
+  });
+});
+
+describe('a presented secret against a stored SHA-256', () => {
+  test('matches only its own hash; a stored value that is not a SHA-256 hex matches nothing', () => {
+    fc.assert(
+      fc.property(fc.string(), fc.string(), (secret, other) => {
+        const stored = digestBytes(hashSecret(secret));
+        assert.equal(matchesDigest(secret, stored), true);
+        assert.equal(matchesDigest(other, stored), other === secret);
+      }),
+    );
+    const secret = mintSecret('clientSecret');
+    for (const malformed of ['', 'abc', hashSecret(secret).slice(2), `${hashSecret(secret)}00`, 'z'.repeat(64)]) {
+      assert.equal(matchesDigest(secret, digestBytes(malformed)), false, malformed);
+    }
   });
 });
