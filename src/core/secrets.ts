@@ -1,4 +1,4 @@
-import { createHash, hash, timingSafeEqual } from 'node:crypto';
+import { hash, timingSafeEqual } from 'node:crypto';
 
 /**
  * Constant-time equality of two secrets. Both sides are hashed first so the
@@ -11,7 +11,7 @@ export function sameSecret(presented: string, expected: string): boolean {
 
 /**
  * Constant-time check of a presented secret against the stored SHA-256 of one,
- * given as its 32 bytes (see `storedDigest`): the secret is hashed straight
+ * given as its 32 bytes (`digestBytes`): the secret is hashed straight
  * to bytes, with no hex on either side.
  */
 export function matchesDigest(presented: string, stored: Buffer): boolean {
@@ -24,4 +24,4 @@ export function digestBytes(storedHash: string): Buffer {
   return bytes.length === 32 ? bytes : Buffer.alloc(0);
 }
 
-const digest = (value: string): Buffer => createHash('sha256').update(value).digest();
+const digest = (value: string): Buffer => hash('sha256', value, 'buffer');
