@@ -1,5 +1,6 @@
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
+import { groupIssuance } from './grouped-issuance.js';
 import { isPrepared } from './kysely/prepared.js';
 import { kyselyStore, type KyselyStore } from './kysely-store.js';
 import type { Database } from './schema.js';
@@ -73,5 +74,5 @@ export function openPostgresStore(url: string, options: PostgresOptions = DEFAUL
   pool.on('connect', (client) => client.on('error', (error) => options.onError?.(error)));
   pool.on('connect', namedStatements);
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-  return kyselyStore(db);
+  return groupIssuance(kyselyStore(db));
 }

@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { sql } from 'kysely';
+import { sql, type CompiledQuery } from 'kysely';
+import type { Token } from '../../src/core/model.js';
+import { openPostgresStore } from '../../src/store/postgres.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/postgres.js';
 import type { KyselyStore } from '../../src/store/kysely-store.js';
 import { DAY, newApp, newSession, newToken, newUser, rotation, T0, tempSqliteStore } from './fixtures.js';
 
@@ -116,5 +119,65 @@ describe('grouped commits on a full SQLite database', () => {
     } finally {
       await close();
     }
+  });
+});
+
+/** Postgres: the token inserts of one event-loop turn go as one statement (src/store/grouped-issuance.ts). */
+describe('grouped issuance on Postgres', () => {
+  let database: TestDatabase;
+  let store: KyselyStore;
+  let appId: string;
+  /** Statements that insert tokens, counted as the real store runs them. */
+  let tokenInserts = 0;
+  before(async () => {
+    database = await createTestDatabase();
+    store = openPostgresStore(database.url);
+    await store.migrate();
+    const app = newApp();
+    await store.insertApp(app);
+    appId = app.id;
+    const execute = store.db.executeQuery.bind(store.db);
+    Object.assign(store.db, {
+      executeQuery: (query: CompiledQuery) => {
+        if (/insert into "tokens"/.test(query.sql)) tokenInserts += 1;
+        return execute(query);
+      },
+    });
+  });
+  after(async () => {
+    await store.close();
+    await database.drop();
+  });
+
+  test('40 issuances in one turn are one statement, and each resolves committed with its audit row', async () => {
+    const tokens = Array.from({ length: 40 }, () => newToken('access', { appId }));
+    tokenInserts = 0;
+    await Promise.all(tokens.map((token) => store.insertTokens([token], { at: T0, action: 'token.issued', actor: 'system', appId, tokenId: token.id })));
+    assert.equal(tokenInserts, 1);
+    for (const token of tokens) assert.equal((await store.findTokenById(token.id))?.hash, token.hash);
+    const audit = await store.listAudit({ action: 'token.issued' }, { limit: 1000, cursor: null });
+    assert.equal(audit.items.filter((event) => tokens.some((t) => t.id === event.tokenId)).length, 40);
+  });
+
+  test('one bad row in a grouped statement fails only its own caller, and leaves nothing behind', async () => {
+    const taken = newToken('access', { appId });
+    await store.insertTokens([taken]);
+    const good = Array.from({ length: 20 }, () => newToken('access', { appId }));
+    const duplicate = newToken('access', { appId }, { hash: taken.hash });
+    const audited = (token: Token) => store.insertTokens([token], { at: T0, action: 'token.grouped', actor: 'system', appId, tokenId: token.id });
+    const results = await Promise.allSettled([...good.slice(0, 10), duplicate, ...good.slice(10)].map(audited));
+    assert.deepEqual(results.map((r) => r.status), [...Array(10).fill('fulfilled'), 'rejected', ...Array(10).fill('fulfilled')]);
+    for (const token of good) assert.ok((await store.findTokenById(token.id)) !== null, 'a neighbour of the bad row was committed');
+    assert.equal(await store.findTokenById(duplicate.id), null);
+    const audit = await store.listAudit({ action: 'token.grouped' }, { limit: 1000, cursor: null });
+    assert.deepEqual(new Set(audit.items.map((event) => event.tokenId)), new Set(good.map((token) => token.id)), 'the bad row left no audit row');
+  });
+
+  test('when the store is out of reach, every caller of the group hears it', async () => {
+    // Nothing listens on port 1: each connection attempt is refused at once.
+    const gone = openPostgresStore('postgres://postgres@127.0.0.1:1/tokend', { poolSize: 2, statementTimeoutMs: 1_000, connectTimeoutMs: 1_000 });
+    const results = await Promise.allSettled(Array.from({ length: 5 }, () => gone.insertTokens([newToken('access', { appId })])));
+    await gone.close();
+    assert.deepEqual(results.map((r) => r.status), Array(5).fill('rejected'));
   });
 });
