@@ -173,6 +173,30 @@ describe('grouped issuance on Postgres', () => {
     assert.deepEqual(new Set(audit.items.map((event) => event.tokenId)), new Set(good.map((token) => token.id)), 'the bad row left no audit row');
   });
 
+  test('sessions of one turn are the same one statement; a session whose token cannot be written leaves no session behind', async () => {
+    const userId = (await store.insertUser(newUser()))!.id;
+    const taken = newToken('access', { appId });
+    await store.insertTokens([taken]);
+    const good = Array.from({ length: 6 }, () => newSession(userId, appId));
+    const bad = newSession(userId, appId);
+    tokenInserts = 0;
+    const results = await Promise.allSettled([
+      ...good.map((session) => store.insertSession(session, [newToken('access', { appId, userId, sessionId: session.id })])),
+      store.insertSession(bad, [newToken('access', { appId, userId, sessionId: bad.id }), newToken('refresh', { appId, userId, sessionId: bad.id }, { hash: taken.hash })]),
+      store.insertTokens([newToken('access', { appId })]),
+    ]);
+    assert.deepEqual(results.map((r) => r.status), [...Array(6).fill('fulfilled'), 'rejected', 'fulfilled']);
+    assert.equal(tokenInserts, 1 + 8, 'one grouped statement, then each issuance alone');
+    for (const session of good) assert.notEqual(await store.findSession(session.id), null);
+    assert.equal(await store.findSession(bad.id), null);
+
+    tokenInserts = 0;
+    const more = Array.from({ length: 6 }, () => newSession(userId, appId));
+    await Promise.all(more.map((session) => store.insertSession(session, [newToken('access', { appId, userId, sessionId: session.id })])));
+    assert.equal(tokenInserts, 1);
+    for (const session of more) assert.notEqual(await store.findSession(session.id), null);
+  });
+
   test('when the store is out of reach, every caller of the group hears it', async () => {
     // Nothing listens on port 1: each connection attempt is refused at once.
     const gone = openPostgresStore('postgres://postgres@127.0.0.1:1/tokend', { poolSize: 2, statementTimeoutMs: 1_000, connectTimeoutMs: 1_000 });

@@ -18,9 +18,9 @@ type Insert = (
  * SQLite has no INSERT in a CTE, and its grouped commits write these rows
  * with prepared statements instead (src/store/group-commit.ts).
  */
-export async function insertIssued(db: Kysely<Database>, rows: { session?: Session; tokens: Token[]; audits: NewAuditEvent[] }): Promise<void> {
+export async function insertIssued(db: Kysely<Database>, rows: { sessions: Session[]; tokens: Token[]; audits: NewAuditEvent[] }): Promise<void> {
   const inserts: Insert[] = [];
-  if (rows.session !== undefined) inserts.push((q) => q.insertInto('sessions').values(toSessionRow(rows.session!)));
+  if (rows.sessions.length > 0) inserts.push((q) => q.insertInto('sessions').values(rows.sessions.map(toSessionRow)));
   if (rows.tokens.length > 0) inserts.push((q) => q.insertInto('tokens').values(rows.tokens.map(toTokenRow)));
   if (rows.audits.length > 0) inserts.push((q) => q.insertInto('audit_events').values(rows.audits.map(toAuditRow)));
   const last = inserts.pop();
@@ -115,7 +115,7 @@ export function tokensVerbs(db: Kysely<Database>): TokenStore {
   return {
     // Sessions
 
-    insertSession: (session: Session, tokens: Token[], audit?: NewAuditEvent) => insertIssued(db, { session, tokens, audits: audit === undefined ? [] : [audit] }),
+    insertSession: (session: Session, tokens: Token[], audit?: NewAuditEvent) => insertIssued(db, { sessions: [session], tokens, audits: audit === undefined ? [] : [audit] }),
 
     async findSession(id: string): Promise<Session | null> {
       const row = await db.selectFrom('sessions').selectAll().where('id', '=', id).executeTakeFirst();
@@ -152,7 +152,7 @@ export function tokensVerbs(db: Kysely<Database>): TokenStore {
 
     // Tokens
 
-    insertTokens: (tokens: Token[], audit?: NewAuditEvent) => insertIssued(db, { tokens, audits: audit === undefined ? [] : [audit] }),
+    insertTokens: (tokens: Token[], audit?: NewAuditEvent) => insertIssued(db, { sessions: [], tokens, audits: audit === undefined ? [] : [audit] }),
 
     findTokenByHash: byHash,
 
