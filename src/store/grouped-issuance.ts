@@ -32,11 +32,14 @@ export function groupIssuance(store: KyselyStore): KyselyStore {
     const jobs = queue;
     queue = [];
     try {
-      await insertIssued(store.db, {
+      // A group's text varies with its size: preparing each would crowd the hot single statements
+      // (the rotation's, the read by hash) out of the bounded set of prepared ones (kysely/prepared.ts).
+      const rows = {
         sessions: jobs.flatMap((job) => (job.session === undefined ? [] : [job.session])),
         tokens: jobs.flatMap((job) => job.tokens),
         audits: jobs.flatMap((job) => (job.audit === undefined ? [] : [job.audit])),
-      });
+      };
+      await insertIssued(store.db, rows, jobs.length === 1);
     } catch (error) {
       if (jobs.length === 1 || !isRowFault(error)) {
         for (const job of jobs) job.reject(error);

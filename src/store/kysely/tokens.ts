@@ -18,7 +18,7 @@ type Insert = (
  * SQLite has no INSERT in a CTE, and its grouped commits write these rows
  * with prepared statements instead (src/store/group-commit.ts).
  */
-export async function insertIssued(db: Kysely<Database>, rows: { sessions: Session[]; tokens: Token[]; audits: NewAuditEvent[] }): Promise<void> {
+export async function insertIssued(db: Kysely<Database>, rows: { sessions: Session[]; tokens: Token[]; audits: NewAuditEvent[] }, prepare = true): Promise<void> {
   const inserts: Insert[] = [];
   if (rows.sessions.length > 0) inserts.push((q) => q.insertInto('sessions').values(rows.sessions.map(toSessionRow)));
   if (rows.tokens.length > 0) inserts.push((q) => q.insertInto('tokens').values(rows.tokens.map(toTokenRow)));
@@ -29,7 +29,8 @@ export async function insertIssued(db: Kysely<Database>, rows: { sessions: Sessi
   inserts.forEach((insert, i) => {
     creator = creator.with(`issued_${i}`, (q) => insert(q)) as unknown as QueryCreator<Database>;
   });
-  await executePrepared(db, last(creator).compile());
+  const compiled = last(creator).compile();
+  await (prepare ? executePrepared(db, compiled) : db.executeQuery(compiled));
 }
 
 /** Postgres types of the token columns: parameters in a VALUES list carry no type of their own. */
