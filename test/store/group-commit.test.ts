@@ -8,6 +8,21 @@ import { createTestDatabase, type TestDatabase } from '../helpers/postgres.js';
 import type { KyselyStore } from '../../src/store/kysely-store.js';
 import { DAY, newApp, newSession, newToken, newUser, rotation, T0, tempSqliteStore } from './fixtures.js';
 
+/** Twenty issuances and one whose token collides, in one turn: only that one fails, and it leaves no token or audit row. */
+async function oneBadRowFailsAlone(store: KyselyStore, appId: string): Promise<void> {
+  const taken = newToken('access', { appId });
+  await store.insertTokens([taken]);
+  const good = Array.from({ length: 20 }, () => newToken('access', { appId }));
+  const duplicate = newToken('access', { appId }, { hash: taken.hash });
+  const audited = (token: Token) => store.insertTokens([token], { at: T0, action: 'token.grouped', actor: 'system', appId, tokenId: token.id });
+  const results = await Promise.allSettled([...good.slice(0, 10), duplicate, ...good.slice(10)].map(audited));
+  assert.deepEqual(results.map((r) => r.status), [...Array(10).fill('fulfilled'), 'rejected', ...Array(10).fill('fulfilled')]);
+  for (const token of good) assert.ok((await store.findTokenById(token.id)) !== null, 'a neighbour of the bad row was committed');
+  assert.equal(await store.findTokenById(duplicate.id), null, 'the bad row left no token');
+  const audit = await store.listAudit({ action: 'token.grouped' }, { limit: 1000, cursor: null });
+  assert.deepEqual(new Set(audit.items.map((event) => event.tokenId)), new Set(good.map((token) => token.id)), 'the bad row left no audit row');
+}
+
 /** SQLite token and audit inserts of one event-loop turn share a commit (src/store/group-commit.ts). */
 describe('grouped commits on SQLite', () => {
   let opened: Awaited<ReturnType<typeof tempSqliteStore>>;
@@ -32,16 +47,7 @@ describe('grouped commits on SQLite', () => {
     assert.equal(audit.items.filter((event) => tokens.some((t) => t.id === event.tokenId)).length, 200);
   });
 
-  test('one bad row in a shared commit fails only its own caller', async () => {
-    const taken = newToken('access', { appId });
-    await store.insertTokens([taken]);
-    const good = Array.from({ length: 20 }, () => newToken('access', { appId }));
-    const duplicate = newToken('access', { appId }, { hash: taken.hash });
-    const results = await Promise.allSettled([...good.slice(0, 10), duplicate, ...good.slice(10)].map((token) => store.insertTokens([token])));
-    assert.deepEqual(results.map((r) => r.status), [...Array(10).fill('fulfilled'), 'rejected', ...Array(10).fill('fulfilled')]);
-    for (const token of good) assert.ok((await store.findTokenById(token.id)) !== null, 'a neighbour of the bad row was committed');
-    assert.equal(await store.findTokenById(duplicate.id), null, 'the bad row left nothing behind');
-  });
+  test('one bad row in a shared commit fails only its own caller, and leaves nothing behind', () => oneBadRowFailsAlone(store, appId));
 
   test('a session whose token cannot be written leaves no session behind; its neighbours commit', async () => {
     const taken = newToken('access', { appId });
@@ -166,19 +172,7 @@ describe('grouped issuance on Postgres', () => {
     assert.equal(audit.items.filter((event) => tokens.some((t) => t.id === event.tokenId)).length, 40);
   });
 
-  test('one bad row in a grouped statement fails only its own caller, and leaves nothing behind', async () => {
-    const taken = newToken('access', { appId });
-    await store.insertTokens([taken]);
-    const good = Array.from({ length: 20 }, () => newToken('access', { appId }));
-    const duplicate = newToken('access', { appId }, { hash: taken.hash });
-    const audited = (token: Token) => store.insertTokens([token], { at: T0, action: 'token.grouped', actor: 'system', appId, tokenId: token.id });
-    const results = await Promise.allSettled([...good.slice(0, 10), duplicate, ...good.slice(10)].map(audited));
-    assert.deepEqual(results.map((r) => r.status), [...Array(10).fill('fulfilled'), 'rejected', ...Array(10).fill('fulfilled')]);
-    for (const token of good) assert.ok((await store.findTokenById(token.id)) !== null, 'a neighbour of the bad row was committed');
-    assert.equal(await store.findTokenById(duplicate.id), null);
-    const audit = await store.listAudit({ action: 'token.grouped' }, { limit: 1000, cursor: null });
-    assert.deepEqual(new Set(audit.items.map((event) => event.tokenId)), new Set(good.map((token) => token.id)), 'the bad row left no audit row');
-  });
+  test('one bad row in a grouped statement fails only its own caller, and leaves nothing behind', () => oneBadRowFailsAlone(store, appId));
 
   test('sessions of one turn are the same one statement; a session whose token cannot be written leaves no session behind', async () => {
     const userId = (await store.insertUser(newUser()))!.id;
