@@ -32,13 +32,13 @@ export function groupIssuance(store: KyselyStore): KyselyStore {
     const jobs = queue;
     queue = [];
     try {
-      // A group's text varies with its size: preparing each would crowd the hot single statements
-      // (the rotation's, the read by hash) out of the bounded set of prepared ones (kysely/prepared.ts).
       const rows = {
         sessions: jobs.flatMap((job) => (job.session === undefined ? [] : [job.session])),
         tokens: jobs.flatMap((job) => job.tokens),
         audits: jobs.flatMap((job) => (job.audit === undefined ? [] : [job.audit])),
       };
+      // Only a group of one is prepared: a group's text varies with its size, and preparing each would crowd
+      // the hot single statements (the rotation's, the read by hash) out of the bounded set (kysely/prepared.ts).
       await insertIssued(store.db, rows, jobs.length === 1);
     } catch (error) {
       if (jobs.length === 1 || !isRowFault(error)) {
