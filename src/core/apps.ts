@@ -3,7 +3,7 @@ import type { Actor, Core } from './context.js';
 import { InvalidClient, InvalidRequest, NotFound } from './errors.js';
 import type { App, GrantType, TokenFormat } from './model.js';
 import { checkScopeNames } from './scopes.js';
-import { digestBytes, matchesDigest } from './secrets.js';
+import { digestBytes, matchesDigest, secretDigest } from './secrets.js';
 import { hashSecret, mintSecret, parseSecret, randomBase62 } from './tokens.js';
 
 export const GRANT_TYPES: readonly GrantType[] = ['password', 'refresh_token', 'client_credentials'];
@@ -129,7 +129,7 @@ export async function findLiveApp(core: Core, idOrClientId: string): Promise<App
   return app !== null && app.deletedAt === null ? app : null;
 }
 
-const NO_SUCH_SECRET = digestBytes(hashSecret('tkc_no-such-secret'));
+const NO_SUCH_SECRET = secretDigest('tkc_no-such-secret');
 
 /** Each app's stored client-secret hash as bytes, decoded once per app record (a new secret is a new record). */
 const secretDigests = new WeakMap<App, Buffer>();

@@ -6,7 +6,7 @@ import { hash, timingSafeEqual } from 'node:crypto';
  * can be a hash already.
  */
 export function sameSecret(presented: string, expected: string): boolean {
-  return timingSafeEqual(digest(presented), digest(expected));
+  return timingSafeEqual(secretDigest(presented), secretDigest(expected));
 }
 
 /**
@@ -15,7 +15,7 @@ export function sameSecret(presented: string, expected: string): boolean {
  * to bytes, with no hex on either side.
  */
 export function matchesDigest(presented: string, stored: Buffer): boolean {
-  return stored.length === 32 && timingSafeEqual(hash('sha256', presented, 'buffer'), stored);
+  return stored.length === 32 && timingSafeEqual(secretDigest(presented), stored);
 }
 
 /** The bytes of a stored SHA-256 hex, or an empty buffer (which matches nothing) if it is not one. */
@@ -24,4 +24,5 @@ export function digestBytes(storedHash: string): Buffer {
   return bytes.length === 32 ? bytes : Buffer.alloc(0);
 }
 
-const digest = (value: string): Buffer => hash('sha256', value, 'buffer');
+/** The SHA-256 of a secret, as its 32 bytes. */
+export const secretDigest = (value: string): Buffer => hash('sha256', value, 'buffer');
