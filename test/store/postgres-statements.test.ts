@@ -6,7 +6,7 @@ import { kyselyStore, type KyselyStore } from '../../src/store/kysely-store.js';
 import { openPostgresStore } from '../../src/store/postgres.js';
 import type { Database } from '../../src/store/schema.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/postgres.js';
-import { T0, MINUTE, newToken, rotation, seeds } from './fixtures.js';
+import { T0, MINUTE, newMasterKey, newToken, rotation, seeds } from './fixtures.js';
 
 /*
  * How tokend's statements run on Postgres. Postgres plans a statement from table statistics, and a table it has not
@@ -52,6 +52,51 @@ async function indexesOf(statement: CompiledQuery): Promise<string[]> {
   visit((rows[0]['QUERY PLAN'] as { Plan: Record<string, unknown> }[])[0]!.Plan);
   return names;
 }
+
+/** The tables `statement` would read whole, as Postgres would run it with every other way made dearer than any scan. */
+async function scannedBy(statement: CompiledQuery): Promise<string[]> {
+  const client = await pool.connect();
+  try {
+    await client.query('set enable_seqscan = off');
+    const { rows } = await client.query(`explain (format json) ${statement.sql}`, [...statement.parameters]);
+    const tables: string[] = [];
+    const visit = (node: Record<string, unknown>): void => {
+      if (node['Node Type'] === 'Seq Scan') tables.push(String(node['Relation Name']));
+      for (const child of (node.Plans as Record<string, unknown>[] | undefined) ?? []) visit(child);
+    };
+    visit((rows[0]['QUERY PLAN'] as { Plan: Record<string, unknown> }[])[0]!.Plan);
+    return tables;
+  } finally {
+    await client.query('reset enable_seqscan');
+    client.release();
+  }
+}
+
+test('revocations find a session\'s, a user\'s, a master key\'s and a parent\'s tokens through an index, never a scan of them all', async () => {
+  const { seedApp, seedUser, login } = seeds(() => store);
+  const app = await seedApp();
+  const user = await seedUser();
+  const sessions = await Promise.all(Array.from({ length: 3 }, () => login(app, user)));
+  const key = newMasterKey(app.id);
+  await store.insertMasterKey(key);
+  const service = newToken('service', { appId: app.id }, { masterKeyId: key.id });
+  const install = newToken('install', { appId: app.id, userId: user.id }, { parentId: sessions[0]!.access.id });
+  await store.insertTokens([service, install]);
+
+  statements.length = 0;
+  assert.ok(await store.revokeSession(sessions[0]!.session.id, T0 + MINUTE));
+  await store.setUserPassword(user.id, 'another-hash', T0 + MINUTE, sessions[1]!.session.id);
+  assert.ok(await store.revokeToken(sessions[1]!.access.id, T0 + MINUTE));
+  assert.ok(await store.revokeMasterKey(key.id, T0 + MINUTE));
+  await store.setUserDisabled(user.id, true, T0 + MINUTE);
+  assert.equal((await store.findTokenById(install.id))?.revokedAt, T0 + MINUTE, 'the session\'s minted token');
+  assert.equal((await store.findTokenById(service.id))?.revokedAt, T0 + MINUTE, 'the master key\'s token');
+  await store.deleteExpiredTokens({ before: T0 + 400 * 86_400_000, batchSize: 100 });
+
+  const touching = statements.filter((s) => /^(update|delete from|select) .*"tokens"/s.test(s.sql) && !/^insert/.test(s.sql));
+  assert.ok(touching.length >= 7, touching.map((s) => s.sql).join('\n'));
+  for (const statement of touching) assert.deepEqual(await scannedBy(statement), [], statement.sql);
+});
 
 test('a rotation spends its refresh token through the hash index on a table Postgres has not analyzed', async () => {
   const { seedApp, seedUser, login } = seeds(() => store);

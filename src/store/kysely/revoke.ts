@@ -7,19 +7,15 @@ type Db = Kysely<Database> | Transaction<Database>;
 
 type SessionIds = readonly string[] | SelectQueryBuilder<Database, 'sessions', { id: string }>;
 
-/** Revokes the tokens a set of sessions owns, and the tokens those minted (install tokens). */
+/**
+ * Revokes the tokens a set of sessions owns, and the tokens those minted (install tokens). Two
+ * statements, not one with `session_id in … or parent_id in …`: Postgres cannot answer that OR
+ * from the two indexes when a side is a subquery, and scanned the whole token table to log out.
+ */
 export async function revokeSessionTokens(db: Db, sessionIds: SessionIds, at: number): Promise<void> {
-  await db
-    .updateTable('tokens')
-    .set({ revoked_at: at })
-    .where('revoked_at', 'is', null)
-    .where((eb) =>
-      eb.or([
-        eb('session_id', 'in', sessionIds),
-        eb('parent_id', 'in', eb.selectFrom('tokens as t').select('t.id').where('t.session_id', 'in', sessionIds)),
-      ]),
-    )
-    .execute();
+  const live = db.updateTable('tokens').set({ revoked_at: at }).where('revoked_at', 'is', null);
+  await live.where('parent_id', 'in', (eb) => eb.selectFrom('tokens as t').select('t.id').where('t.session_id', 'in', sessionIds)).execute();
+  await live.where('session_id', 'in', sessionIds).execute();
 }
 
 /** Every session and token of a user (install tokens carry the user too). */
