@@ -7,7 +7,7 @@ import type { CoreObserver } from './observer.js';
 import type { Limiter } from './rate-limit.js';
 import type { UsageRecorder } from './usage.js';
 import type { VerificationCache } from './verification-cache.js';
-import type { AppCache } from './app-cache.js';
+import type { AppCache, MasterKeyCache } from './record-cache.js';
 import type { RevocationBus } from '../cluster/bus.js';
 
 export interface CoreSettings {
@@ -32,6 +32,8 @@ export interface Core {
   readonly cache: VerificationCache;
   /** Apps by id and client_id, dropped with every change to them (on every node). */
   readonly apps: AppCache;
+  /** Master keys by hash, dropped when one is revoked (on every node). */
+  readonly masterKeys: MasterKeyCache;
   /** Verifications and fan-out lag, for whoever listens (metrics); nobody by default. */
   readonly observer: CoreObserver;
 }

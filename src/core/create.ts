@@ -8,7 +8,7 @@ import { KeyRing } from './keys.js';
 import { PasswordHasher } from './passwords.js';
 import { CoreObserver } from './observer.js';
 import { MemoryLimiter, type Limiter } from './rate-limit.js';
-import { AppCache } from './app-cache.js';
+import { AppCache, MasterKeyCache } from './record-cache.js';
 import { UsageRecorder } from './usage.js';
 import { DEFAULT_CACHE_OPTIONS, VerificationCache, type CacheOptions } from './verification-cache.js';
 
@@ -41,6 +41,7 @@ export async function createCore(options: CoreOptions): Promise<Core> {
     bus,
     cache: new VerificationCache(clock, bus, { ...DEFAULT_CACHE_OPTIONS, ...options.cache }),
     apps: new AppCache(store, bus),
+    masterKeys: new MasterKeyCache(store, bus),
     clock,
     limiter: options.limiter ?? new MemoryLimiter(clock),
     hasher: new PasswordHasher(options.hashing ?? { concurrency: 2, queue: 64 }),

@@ -1,29 +1,31 @@
 import type { RevocationBus } from '../cluster/bus.js';
 import type { Store } from '../store/store.js';
-import type { App } from './model.js';
+import type { App, MasterKey } from './model.js';
 
 /**
- * Apps by id and by client_id, so authenticating a client or verifying a
- * token needs no store read for its app. Every change to an app (policy,
- * secret, deletion) is published on the bus by the publishing store, and
- * drops it here on every node; while the bus cannot prove delivery, this is
- * bypassed like the verification cache. Unknown apps are never cached.
+ * Records of the store that requests present over and over (apps, master
+ * keys), kept so that presenting one needs no store read. Every change to one
+ * is published on the bus by the publishing store, and drops it here on every
+ * node; while the bus cannot prove delivery, the cache is bypassed, like the
+ * verification cache. What the store does not hold is never cached.
  */
-export class AppCache {
-  private readonly byId = new Map<string, App>();
-  private readonly byClientId = new Map<string, App>();
+export class RecordCache<R extends { id: string }> {
+  /** Each record under `id:<id>` and under every key `keysOf` gives it. */
+  private readonly entries = new Map<string, R>();
   /** Bumped by every change: a store read that began before one must not fill the cache after it. */
   private generation = 0;
 
   constructor(
-    private readonly store: Store,
     private readonly bus: RevocationBus,
+    /** The bus events that change such a record, by its id. */
+    scope: 'app' | 'master-key',
+    private readonly keysOf: (record: R) => string[],
     private readonly maxEntries = 10_000,
   ) {
     bus.onEvent((event) => {
-      if (event.scope === 'app') {
+      if (event.scope === scope) {
         this.generation += 1;
-        this.forget(this.byId.get(event.id));
+        this.forget(this.entries.get(`id:${event.id}`));
       } else if (event.scope === 'all') {
         this.clear();
       }
@@ -31,37 +33,64 @@ export class AppCache {
     bus.onTrustChange(() => this.clear());
   }
 
-  async findById(id: string): Promise<App | null> {
-    const hit = this.bus.trusted ? this.byId.get(id) : undefined;
+  /** The record under `key`, or what `read` finds in the store (kept, if nothing changed meanwhile). */
+  async find(key: string, read: () => Promise<R | null>): Promise<R | null> {
+    const hit = this.bus.trusted ? this.entries.get(key) : undefined;
     if (hit !== undefined) return hit;
     const mark = this.generation;
-    return this.remember(await this.store.findAppById(id), mark);
+    const record = await read();
+    if (record === null || !this.bus.trusted || mark !== this.generation) return record;
+    if (this.entries.size >= this.maxEntries) this.clear();
+    for (const name of this.keysFor(record)) this.entries.set(name, record);
+    return record;
   }
 
-  async findByClientId(clientId: string): Promise<App | null> {
-    const hit = this.bus.trusted ? this.byClientId.get(clientId) : undefined;
-    if (hit !== undefined) return hit;
-    const mark = this.generation;
-    return this.remember(await this.store.findAppByClientId(clientId), mark);
+  private keysFor(record: R): string[] {
+    return [`id:${record.id}`, ...this.keysOf(record)];
   }
 
-  private remember(app: App | null, mark: number): App | null {
-    if (app === null || !this.bus.trusted || mark !== this.generation) return app;
-    if (this.byId.size >= this.maxEntries) this.clear();
-    this.byId.set(app.id, app);
-    this.byClientId.set(app.clientId, app);
-    return app;
-  }
-
-  private forget(app: App | undefined): void {
-    if (app === undefined) return;
-    this.byId.delete(app.id);
-    this.byClientId.delete(app.clientId);
+  private forget(record: R | undefined): void {
+    if (record !== undefined) for (const name of this.keysFor(record)) this.entries.delete(name);
   }
 
   private clear(): void {
     this.generation += 1;
-    this.byId.clear();
-    this.byClientId.clear();
+    this.entries.clear();
+  }
+}
+
+/** Apps by id and by client_id: authenticating a client or verifying a token reads no app from the store. */
+export class AppCache {
+  private readonly records: RecordCache<App>;
+
+  constructor(
+    private readonly store: Store,
+    bus: RevocationBus,
+  ) {
+    this.records = new RecordCache(bus, 'app', (app) => [`client:${app.clientId}`]);
+  }
+
+  findById(id: string): Promise<App | null> {
+    return this.records.find(`id:${id}`, () => this.store.findAppById(id));
+  }
+
+  findByClientId(clientId: string): Promise<App | null> {
+    return this.records.find(`client:${clientId}`, () => this.store.findAppByClientId(clientId));
+  }
+}
+
+/** Master keys by hash: each get_token reads no key from the store (on Postgres, a round trip). */
+export class MasterKeyCache {
+  private readonly records: RecordCache<MasterKey>;
+
+  constructor(
+    private readonly store: Store,
+    bus: RevocationBus,
+  ) {
+    this.records = new RecordCache(bus, 'master-key', (key) => [`hash:${key.hash}`]);
+  }
+
+  findByHash(hash: string): Promise<MasterKey | null> {
+    return this.records.find(`hash:${hash}`, () => this.store.findMasterKeyByHash(hash));
   }
 }

@@ -7,7 +7,7 @@ import { hashSecret, parseSecret } from './tokens.js';
 /** A partner backend's master key, with its live app; null for anything else (SPEC §5.1). */
 export async function authenticateMasterKey(core: Core, presented: string): Promise<{ key: MasterKey; app: App } | null> {
   if (parseSecret(presented) !== 'masterKey') return null;
-  const key = await core.store.findMasterKeyByHash(hashSecret(presented));
+  const key = await core.masterKeys.findByHash(hashSecret(presented));
   if (key === null || key.revokedAt !== null) return null;
   const app = await core.apps.findById(key.appId);
   if (app === null || app.deletedAt !== null) return null;

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { ManualClock } from '../../src/core/clock.js';
 import { startPair, type Node, type Pair } from '../helpers/cluster.js';
-import { json } from '../helpers/harness.js';
+import { ADMIN_TOKEN, json } from '../helpers/harness.js';
 import type { TcpProxy } from '../helpers/tcp-proxy.js';
 
 /*
@@ -153,6 +153,22 @@ describe('two nodes, one Postgres database, one Redis', () => {
     }
     assert.ok(refused, 'the old secret is refused on B');
     assert.equal((await grant(b, rotated.client_secret)).statusCode, 200);
+  });
+
+  test('a master key revoked on node A is refused by node B at once, though B had it cached', async () => {
+    const made = json(await pair.admin('/apps', { name: 'partner' }));
+    const key = json(await pair.admin(`/apps/${made.id}/master-keys`, {}));
+    const getToken = (node: Node) => node.app.inject({ method: 'POST', url: '/api/auth/v1.0/get_token/', headers: { authorization: `Token ${key.key}` } });
+    await trusted(b);
+    assert.equal((await getToken(b)).statusCode, 201, 'B now holds the key in its cache');
+    const revoked = await a.app.inject({ method: 'DELETE', url: `/admin/v1/master-keys/${key.id}`, headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+    assert.equal(revoked.statusCode, 204);
+    let refused = false;
+    for (let i = 0; i < 100 && !refused; i++) {
+      refused = (await getToken(b)).statusCode === 401;
+      if (!refused) await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    assert.ok(refused, 'the revoked key is refused on B');
   });
 
   test('of 50 concurrent refreshes of one token split across the two nodes, exactly one wins', async () => {

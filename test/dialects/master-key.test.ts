@@ -152,6 +152,26 @@ describe('seed 000: get_token', () => {
     assert.equal((await getToken(partnerKey.key)).statusCode, 201, 'the other key still mints');
   });
 
+  test('a master key is read from the store once, then from memory, and its revocation takes effect at once', async () => {
+    const key = await newMasterKey(h, partner.id);
+    // Counts the real store's reads by hash; the store itself still answers them.
+    const read = h.core.store.findMasterKeyByHash.bind(h.core.store);
+    let reads = 0;
+    h.core.store.findMasterKeyByHash = (hash) => {
+      reads += 1;
+      return read(hash);
+    };
+    try {
+      for (let i = 0; i < 3; i++) await mint(key.key);
+      assert.equal(reads, 1);
+      assert.equal((await adminRequest(h, 'DELETE', `/master-keys/${key.id}`)).statusCode, 204);
+      assertDetail(await getToken(key.key), 401, 'revoked a moment after it was used');
+      assert.equal(reads, 2);
+    } finally {
+      h.core.store.findMasterKeyByHash = read;
+    }
+  });
+
   test('the deep link follows the app\'s deeplink_template', async () => {
     const app = await createClient(h, { name: 'deeplinked' });
     const key = await newMasterKey(h, app.id);
