@@ -23,24 +23,38 @@ export interface CachedIdentity {
   masterKeyId: string | null;
 }
 
-export function affects(event: RevocationEvent, entry: CachedIdentity): boolean {
-  switch (event.scope) {
-    case 'token':
-      return entry.tokenId === event.id || entry.parentId === event.id;
-    case 'token-hash':
-      return entry.hash === event.hash;
-    case 'session':
-      // Install tokens minted by the session's tokens carry only a parent id: drop every minted token.
-      return entry.sessionId === event.id || entry.parentId !== null;
-    case 'user':
-      return entry.userId === event.id;
-    case 'app':
-      return entry.appId === event.id;
-    case 'master-key':
-      return entry.masterKeyId === event.id;
-    case 'all':
-      return true;
-  }
+/** What a cached entry can be named by: an id in one of these scopes (`minted` has the one id ''). */
+export type NameScope = 'token' | 'session' | 'user' | 'app' | 'master-key' | 'minted';
+export type Name = readonly [scope: NameScope, id: string | number];
+
+/** The one name every token minted from another (an install token) bears: a revoked session drops them all. */
+const MINTED: Name = ['minted', ''];
+
+/**
+ * The names a cached entry answers to. A revocation drops every entry that
+ * bears a name the event gives (`namedBy`), so the cache finds them without
+ * looking at the others. Matching errs on the side of dropping too much — a
+ * dropped entry costs one store read, a kept one a revoked token:
+ * - `token`: the token itself, and the tokens it minted (by their parent id);
+ * - `session`: the session's tokens, and every minted token, which carries
+ *   only a parent id;
+ * - `user`, `app`, `master-key`: every token that names them.
+ */
+export function namesOf(entry: CachedIdentity): Name[] {
+  const names: Name[] = [
+    ['token', entry.tokenId],
+    ['app', entry.appId],
+  ];
+  if (entry.parentId !== null) names.push(['token', entry.parentId], MINTED);
+  if (entry.sessionId !== null) names.push(['session', entry.sessionId]);
+  if (entry.userId !== null) names.push(['user', entry.userId]);
+  if (entry.masterKeyId !== null) names.push(['master-key', entry.masterKeyId]);
+  return names;
+}
+
+/** The names an event drops (see `namesOf`). A `token-hash` event names its entry's key instead, and `all` every entry. */
+export function namedBy(event: Exclude<RevocationEvent, { scope: 'token-hash' } | { scope: 'all' }>): Name[] {
+  return event.scope === 'session' ? [['session', event.id], MINTED] : [[event.scope, event.id]];
 }
 
 /** Parses an event from the wire; anything unexpected becomes `all` (drop everything), never an exception. */

@@ -1,4 +1,4 @@
-import { affects, type CachedIdentity, type RevocationEvent } from '../cluster/events.js';
+import { namedBy, namesOf, type CachedIdentity, type Name, type NameScope, type RevocationEvent } from '../cluster/events.js';
 import type { RevocationBus } from '../cluster/bus.js';
 import type { Clock } from './clock.js';
 import type { Verified } from './verification.js';
@@ -32,6 +32,13 @@ interface Entry {
  */
 export class VerificationCache {
   private readonly entries = new Map<string, Entry>();
+  /**
+   * The entries' hashes by every name a revocation can give them, so that a
+   * revocation reads only the entries it drops. About 210 bytes an entry
+   * (100 000 entries: 65 -> 86 MiB of heap), keyed by the ids the entries
+   * already hold, one map per scope: a new "scope:id" string each took 26.
+   */
+  private readonly named = new Names();
   /** Store reads under way, by hash, with the generation each began in: see `joinRead`. */
   private readonly reads = new Map<string, { mark: number; read: Promise<Verified | null> }>();
   /** Bumped by every revocation: a store read that began before one must not fill the cache after it. */
@@ -61,7 +68,7 @@ export class VerificationCache {
     if (!this.bus.trusted) return null;
     const entry = this.entries.get(hash);
     if (entry === undefined || entry.expiresAt <= this.clock.now()) {
-      if (entry !== undefined) this.entries.delete(hash);
+      if (entry !== undefined) this.forget(hash, entry);
       this.misses += 1;
       return null;
     }
@@ -99,31 +106,79 @@ export class VerificationCache {
     const now = this.clock.now();
     const expiresAt = Math.min(token.expiresAt ?? Number.MAX_SAFE_INTEGER, now + this.options.maxAgeMs);
     if (expiresAt <= now) return;
+    const held = this.entries.get(hash);
+    if (held !== undefined) this.forget(hash, held);
     if (this.entries.size >= this.options.maxEntries) {
-      const oldest = this.entries.keys().next().value;
-      if (oldest !== undefined) this.entries.delete(oldest);
+      const [oldest] = this.entries;
+      if (oldest !== undefined) this.forget(...oldest);
     }
-    this.entries.set(hash, {
-      verified,
-      expiresAt,
-      identity: {
-        hash,
-        tokenId: token.id,
-        parentId: token.parentId,
-        sessionId: token.sessionId,
-        userId: token.userId,
-        appId: app.id,
-        masterKeyId: token.masterKeyId,
-      },
-    });
+    const identity: CachedIdentity = {
+      hash,
+      tokenId: token.id,
+      parentId: token.parentId,
+      sessionId: token.sessionId,
+      userId: token.userId,
+      appId: app.id,
+      masterKeyId: token.masterKeyId,
+    };
+    this.entries.set(hash, { verified, expiresAt, identity });
+    for (const name of namesOf(identity)) this.named.add(name, hash);
   }
 
+  /**
+   * Drops every entry the revocation touches. It finds them by name, not by
+   * looking at every entry: every refresh rotation on any node sends one, and
+   * reading all of 100 000 entries cost 1.9 ms each time.
+   */
   drop(event: RevocationEvent): void {
     this.generation += 1;
     if (event.scope === 'all') {
       this.entries.clear();
+      this.named.clear();
       return;
     }
-    for (const [hash, entry] of this.entries) if (affects(event, entry.identity)) this.entries.delete(hash);
+    const hashes = event.scope === 'token-hash' ? [event.hash] : namedBy(event).flatMap((name) => this.named.take(name));
+    for (const hash of hashes) {
+      const entry = this.entries.get(hash);
+      if (entry !== undefined) this.forget(hash, entry);
+    }
+  }
+
+  private forget(hash: string, entry: Entry): void {
+    this.entries.delete(hash);
+    for (const name of namesOf(entry.identity)) this.named.remove(name, hash);
+  }
+}
+
+/** Sets of hashes by name, one map per scope. Most names (a token id, a session) have one hash, held bare rather than in a Set. */
+class Names {
+  private readonly scopes = new Map<NameScope, Map<string | number, string | Set<string>>>();
+
+  add([scope, id]: Name, hash: string): void {
+    let sets = this.scopes.get(scope);
+    if (sets === undefined) this.scopes.set(scope, (sets = new Map()));
+    const held = sets.get(id);
+    if (held === undefined) sets.set(id, hash);
+    else if (typeof held !== 'string') held.add(hash);
+    else if (held !== hash) sets.set(id, new Set([held, hash]));
+  }
+
+  remove([scope, id]: Name, hash: string): void {
+    const sets = this.scopes.get(scope);
+    const held = sets?.get(id);
+    if (held === hash) sets!.delete(id);
+    else if (typeof held === 'object' && held.delete(hash) && held.size === 0) sets!.delete(id);
+  }
+
+  /** The hashes under the name, which then holds none. */
+  take([scope, id]: Name): string[] {
+    const sets = this.scopes.get(scope);
+    const held = sets?.get(id);
+    sets?.delete(id);
+    return held === undefined ? [] : typeof held === 'string' ? [held] : [...held];
+  }
+
+  clear(): void {
+    this.scopes.clear();
   }
 }

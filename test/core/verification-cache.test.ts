@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { LocalBus } from '../../src/cluster/bus.js';
+import type { CachedIdentity, RevocationEvent } from '../../src/cluster/events.js';
 import { ManualClock } from '../../src/core/clock.js';
 import { VerificationCache } from '../../src/core/verification-cache.js';
 import { verifyToken, type Verified } from '../../src/core/verification.js';
@@ -164,5 +165,76 @@ describe('the cache on its own', () => {
     assert.equal(cache.size, 3);
     assert.equal(cache.get('a'), null);
     assert.notEqual(cache.get('d'), null);
+  });
+});
+
+describe('revocations drop exactly the entries they touch', () => {
+  /** SPEC §10's matching, restated: which cached tokens a revocation must drop (erring towards more). */
+  const touches = (event: RevocationEvent, t: CachedIdentity): boolean => {
+    switch (event.scope) {
+      case 'token':
+        return t.tokenId === event.id || t.parentId === event.id;
+      case 'token-hash':
+        return t.hash === event.hash;
+      case 'session':
+        return t.sessionId === event.id || t.parentId !== null;
+      case 'user':
+        return t.userId === event.id;
+      case 'app':
+        return t.appId === event.id;
+      case 'master-key':
+        return t.masterKeyId === event.id;
+      case 'all':
+        return true;
+    }
+  };
+
+  test('500 random caches and events, against the rule above', () => {
+    let seed = 7;
+    const random = (n: number) => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
+      return Math.floor(seed / 2 ** 16) % n; // the high bits: the low ones of this generator repeat quickly
+    };
+    const maybe = <T>(value: T): T | null => (random(3) === 0 ? null : value);
+    for (let round = 0; round < 500; round++) {
+      const clock = new ManualClock(0);
+      const cache = new VerificationCache(clock, new LocalBus(), { maxEntries: 25, maxAgeMs: 60_000 });
+      const held = new Map<string, CachedIdentity>();
+      for (let i = 0; i < 50; i++) {
+        const identity: CachedIdentity = {
+          hash: `h${random(60)}`,
+          tokenId: `t${random(45)}`,
+          parentId: maybe(`t${random(45)}`),
+          sessionId: maybe(`s${random(8)}`),
+          userId: maybe(random(6)),
+          appId: `a${random(3)}`,
+          masterKeyId: maybe(`m${random(3)}`),
+        };
+        const token = { id: identity.tokenId, parentId: identity.parentId, sessionId: identity.sessionId, userId: identity.userId, masterKeyId: identity.masterKeyId, expiresAt: 120_000 };
+        cache.set(identity.hash, { token, app: { id: identity.appId } } as unknown as Verified, cache.mark());
+        held.delete(identity.hash);
+        held.set(identity.hash, identity);
+        if (held.size > 25) held.delete(held.keys().next().value!); // the cache's own bound: the oldest goes
+      }
+      const events: RevocationEvent[] = [
+        { scope: 'token', id: `t${random(45)}` },
+        { scope: 'token-hash', hash: `h${random(60)}` },
+        { scope: 'session', id: `s${random(8)}` },
+        { scope: 'user', id: random(6) },
+        { scope: 'app', id: `a${random(3)}` },
+        { scope: 'master-key', id: `m${random(3)}` },
+      ];
+      for (let e = 0; e < 3; e++) {
+        const event = events[random(events.length)]!;
+        cache.drop(event);
+        for (const [hash, identity] of held) if (touches(event, identity)) held.delete(hash);
+        for (let h = 0; h < 60; h++) assert.equal(cache.get(`h${h}`) !== null, held.has(`h${h}`), `round ${round}, ${JSON.stringify(event)}, h${h}`);
+        assert.equal(cache.size, held.size);
+      }
+      // Every entry gone, one by one: no name may still hold a hash (a leak that would grow for as long as the node runs).
+      for (let h = 0; h < 60; h++) cache.drop({ scope: 'token-hash', hash: `h${h}` });
+      const names = (cache as unknown as { named: { scopes: Map<string, Map<unknown, unknown>> } }).named.scopes;
+      assert.deepEqual([...names.values()].filter((ids) => ids.size > 0), [], `round ${round}`);
+    }
   });
 });
