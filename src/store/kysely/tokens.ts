@@ -201,18 +201,8 @@ export function tokensVerbs(db: Kysely<Database>): TokenStore {
     async recordUsage({ tokens, sessions, masterKeys }: Usage): Promise<void> {
       if (tokens.size === 0 && sessions.size === 0 && masterKeys.size === 0) return;
       await db.transaction().execute(async (trx) => {
-        for (const [table, times] of [['tokens', tokens], ['master_keys', masterKeys]] as const) {
-          for (const [id, at] of times) {
-            await trx
-              .updateTable(table)
-              .set({ last_used_at: at })
-              .where('id', '=', id)
-              .where((eb) => eb.or([eb('last_used_at', 'is', null), eb('last_used_at', '<', at)]))
-              .execute();
-          }
-        }
-        for (const [id, at] of sessions) {
-          await trx.updateTable('sessions').set({ last_used_at: at }).where('id', '=', id).where('last_used_at', '<', at).execute();
+        for (const [table, times] of [['tokens', tokens], ['master_keys', masterKeys], ['sessions', sessions]] as const) {
+          if (times.size > 0) await lastUsedUpdate(table, times).execute(trx);
         }
       });
     },
@@ -255,4 +245,15 @@ export function tokensVerbs(db: Kysely<Database>): TokenStore {
       return { tokens: deleted.length, sessions: Number(sessions.numDeletedRows) };
     },
   };
+}
+
+/**
+ * One table's last uses as one statement, on SQLite (3.33+) and Postgres
+ * alike: each row moves only forward (a session's `last_used_at` is never
+ * null). A statement per row cost a round trip per token on Postgres.
+ */
+function lastUsedUpdate(table: 'tokens' | 'master_keys' | 'sessions', times: ReadonlyMap<string, number>) {
+  const rows = sql.join([...times].map(([id, at]) => sql`(${id}, cast(${at} as bigint))`));
+  const older = table === 'sessions' ? sql`t.last_used_at < v.column2` : sql`(t.last_used_at is null or t.last_used_at < v.column2)`;
+  return sql`update ${sql.table(table)} as t set last_used_at = v.column2 from (values ${rows}) as v where t.id = v.column1 and ${older}`;
 }
