@@ -249,11 +249,11 @@ export function tokensVerbs(db: Kysely<Database>): TokenStore {
 
 /**
  * One table's last uses as one statement, on SQLite (3.33+) and Postgres
- * alike: each row moves only forward (a session's `last_used_at` is never
- * null). A statement per row cost a round trip per token on Postgres.
+ * alike; each row only moves forward. A statement per row cost a round trip
+ * per token on Postgres.
  */
 function lastUsedUpdate(table: 'tokens' | 'master_keys' | 'sessions', times: ReadonlyMap<string, number>) {
   const rows = sql.join([...times].map(([id, at]) => sql`(${id}, cast(${at} as bigint))`));
-  const older = table === 'sessions' ? sql`t.last_used_at < v.column2` : sql`(t.last_used_at is null or t.last_used_at < v.column2)`;
-  return sql`update ${sql.table(table)} as t set last_used_at = v.column2 from (values ${rows}) as v where t.id = v.column1 and ${older}`;
+  return sql`update ${sql.table(table)} as t set last_used_at = v.column2 from (values ${rows}) as v
+    where t.id = v.column1 and (t.last_used_at is null or t.last_used_at < v.column2)`;
 }
