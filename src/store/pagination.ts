@@ -42,9 +42,11 @@ export function after<DB, TB extends keyof DB>(
 ): Expression<SqlBool> {
   const op = direction === 'asc' ? '>' : '<';
   const [sortColumn, idColumn] = columns as [any, any];
-  return eb.or([
-    eb(sortColumn, op, position[0]),
-    eb.and([eb(sortColumn, '=', position[0]), eb(idColumn, op, position[1])]),
+  return eb.and([
+    // Implied by the OR below, but a bound the index can seek to: without it a page deep in a long
+    // list read every row before it (200 000 tokens: 10 ms on SQLite, 26 on Postgres, at the far end).
+    eb(sortColumn, `${op}=`, position[0]),
+    eb.or([eb(sortColumn, op, position[0]), eb.and([eb(sortColumn, '=', position[0]), eb(idColumn, op, position[1])])]),
   ]);
 }
 
