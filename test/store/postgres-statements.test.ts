@@ -107,7 +107,7 @@ test('revocations find a session\'s, a user\'s, a master key\'s and a parent\'s 
   for (const statement of touching) assert.deepEqual((await unavoidable(statement)).nodes.filter((node) => node.startsWith('Seq Scan')), [], statement.sql);
 });
 
-test("a page of an app's or a user's tokens, or of a user's sessions, seeks to where it starts and reads in order: no sort, no scan", async () => {
+test("a page of all tokens, an app's or a user's, or of a user's sessions, seeks to where it starts and reads in order: no sort, no scan", async () => {
   const { seedApp, seedUser, login } = seeds(() => store);
   const app = await seedApp();
   const user = await seedUser();
@@ -116,6 +116,8 @@ test("a page of an app's or a user's tokens, or of a user's sessions, seeks to w
     (cursor: string | null) => store.listTokens({ appId: app.id }, { limit: 2, cursor }),
     (cursor: string | null) => store.listTokens({ userId: user.id }, { limit: 2, cursor }),
     (cursor: string | null) => store.listTokens({ appId: app.id, kind: 'refresh' }, { limit: 2, cursor }),
+    (cursor: string | null) => store.listTokens({}, { limit: 2, cursor }),
+    (cursor: string | null) => store.listTokens({ kind: 'access' }, { limit: 2, cursor }),
     (cursor: string | null) => store.listSessionsForUser(user.id, { limit: 2, cursor }),
   ];
   for (const page of pages) {
