@@ -16,11 +16,11 @@ export interface Verified {
  * first: a string without an opaque secret's shape or a JWT's first bytes
  * never reaches the cache, and one whose checksum or JWT shape fails never
  * reaches the store (checked only when the cache does not know the token: a
- * hash the cache holds is of a token tokend made). A repeat
- * verification is answered from the cache, whose entries die with any
- * revocation; a request that finds the same token already being read from the
-store waits for that read; otherwise a JWT's signature is checked, then the record must be
- * live in the store (so revocation works for JWTs too) and carry its app's
+ * hash the cache holds is of a token tokend made). A repeat verification is
+ * answered from the cache, whose entries die with any revocation; a request
+ * that finds the same token already being read from the store waits for that
+ * read; otherwise a JWT's signature is checked, then the record must be live
+ * in the store (so revocation works for JWTs too) and carry its app's
  * audience. Each answer is reported to `core.observer`, labelled with the
  * `door` the token came through. Answers that need no store read (the cache's,
  * and refusals) come back at once rather than as a promise, so a caller on
