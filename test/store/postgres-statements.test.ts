@@ -41,44 +41,43 @@ after(async () => {
   await database.drop();
 });
 
+type PlanNode = Record<string, unknown>;
+
+/** Every node of the plan of `statement`, as Postgres would run it now (after `settings`, on that connection only). */
+async function planOf(statement: CompiledQuery, settings: string[] = []): Promise<PlanNode[]> {
+  const client = await pool.connect();
+  try {
+    for (const setting of settings) await client.query(`set ${setting}`);
+    const { rows } = await client.query(`explain (format json) ${statement.sql}`, [...statement.parameters]);
+    const nodes: PlanNode[] = [];
+    const visit = (node: PlanNode): void => {
+      nodes.push(node);
+      for (const child of (node.Plans as PlanNode[] | undefined) ?? []) visit(child);
+    };
+    visit((rows[0]['QUERY PLAN'] as { Plan: PlanNode }[])[0]!.Plan);
+    return nodes;
+  } finally {
+    await client.query('reset all');
+    client.release();
+  }
+}
+
 /** Every index the plan of `statement` reads, as Postgres would run it now. */
 async function indexesOf(statement: CompiledQuery): Promise<string[]> {
-  const { rows } = await pool.query(`explain (format json) ${statement.sql}`, [...statement.parameters]);
-  const names: string[] = [];
-  const visit = (node: Record<string, unknown>): void => {
-    if (typeof node['Index Name'] === 'string') names.push(node['Index Name']);
-    for (const child of (node.Plans as Record<string, unknown>[] | undefined) ?? []) visit(child);
-  };
-  visit((rows[0]['QUERY PLAN'] as { Plan: Record<string, unknown> }[])[0]!.Plan);
-  return names;
+  return (await planOf(statement)).flatMap((node) => (typeof node['Index Name'] === 'string' ? [node['Index Name']] : []));
 }
 
 /**
- * The plan of `statement` as Postgres would run it with every other way made dearer than any sequential scan
- * or sort: a node listed here is one the statement cannot do without. Each as "Seq Scan on <table>" or "Sort",
- * with the conditions its index scans seek by.
+ * The plan of `statement` with every other way made dearer than any sequential scan or sort: a node listed
+ * here is one the statement cannot do without, as "Seq Scan on <table>" or "Sort"; with the conditions its
+ * index scans seek by.
  */
 async function unavoidable(statement: CompiledQuery): Promise<{ nodes: string[]; seeks: string[] }> {
-  const client = await pool.connect();
-  try {
-    await client.query('set enable_seqscan = off');
-    await client.query('set enable_sort = off');
-    const { rows } = await client.query(`explain (format json) ${statement.sql}`, [...statement.parameters]);
-    const nodes: string[] = [];
-    const seeks: string[] = [];
-    const visit = (node: Record<string, unknown>): void => {
-      if (typeof node['Index Cond'] === 'string') seeks.push(node['Index Cond']);
-      if (node['Node Type'] === 'Seq Scan') nodes.push(`Seq Scan on ${String(node['Relation Name'])}`);
-      if (node['Node Type'] === 'Sort') nodes.push('Sort');
-      for (const child of (node.Plans as Record<string, unknown>[] | undefined) ?? []) visit(child);
-    };
-    visit((rows[0]['QUERY PLAN'] as { Plan: Record<string, unknown> }[])[0]!.Plan);
-    return { nodes, seeks };
-  } finally {
-    await client.query('reset enable_seqscan');
-    await client.query('reset enable_sort');
-    client.release();
-  }
+  const plan = await planOf(statement, ['enable_seqscan = off', 'enable_sort = off']);
+  return {
+    nodes: plan.flatMap((node) => (node['Node Type'] === 'Seq Scan' ? [`Seq Scan on ${String(node['Relation Name'])}`] : node['Node Type'] === 'Sort' ? ['Sort'] : [])),
+    seeks: plan.flatMap((node) => (typeof node['Index Cond'] === 'string' ? [node['Index Cond']] : [])),
+  };
 }
 
 test('revocations find a session\'s, a user\'s, a master key\'s and a parent\'s tokens through an index, never a scan of them all', async () => {
