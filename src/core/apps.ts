@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import type { Actor, Core } from './context.js';
 import { InvalidClient, InvalidRequest, NotFound } from './errors.js';
+import { andThen, type Maybe } from './maybe.js';
 import type { App, GrantType, TokenFormat } from './model.js';
 import { checkScopeNames } from './scopes.js';
-import { digestBytes, matchesDigest, secretDigest } from './secrets.js';
+import { matchesDigest } from './secrets.js';
 import { hashSecret, mintSecret, parseSecret, randomBase62 } from './tokens.js';
 
 export const GRANT_TYPES: readonly GrantType[] = ['password', 'refresh_token', 'client_credentials'];
@@ -129,38 +130,25 @@ export async function findLiveApp(core: Core, idOrClientId: string): Promise<App
   return app !== null && app.deletedAt === null ? app : null;
 }
 
-const NO_SUCH_SECRET = secretDigest('tkc_no-such-secret');
-
-/** Each app's stored client-secret hash as bytes, decoded once per app record (a new secret is a new record). */
-const secretDigests = new WeakMap<App, Buffer>();
-
-function storedDigest(app: App): Buffer {
-  let digest = secretDigests.get(app);
-  if (digest === undefined) {
-    digest = digestBytes(app.clientSecretHash);
-    secretDigests.set(app, digest);
-  }
-  return digest;
-}
+const NO_SUCH_SECRET = hashSecret('tkc_no-such-secret');
 
 /**
  * RFC 6749 §2.3.1 client authentication. Client secrets carry 190 random bits,
  * so SHA-256 is enough (no password hash per request); the compare is
  * constant-time and an unknown client costs the same compare. A secret whose
- * checksum fails is refused without touching the store (SPEC §2).
+ * checksum fails is refused without touching the store (SPEC §2). Answers at
+ * once (or throws) when the app is cached; with a promise when it is read.
  */
-export async function authenticateClient(
-  core: Core,
-  credentials: { clientId: string; clientSecret: string; basic: boolean },
-): Promise<App> {
+export function authenticateClient(core: Core, credentials: { clientId: string; clientSecret: string; basic: boolean }): Maybe<App> {
   // Built only on failure: an Error captures a stack trace, too dear for every request.
   const fail = () => new InvalidClient('client authentication failed', credentials.basic);
   if (parseSecret(credentials.clientSecret) !== 'clientSecret') throw fail();
-  const app = await core.apps.findByClientId(credentials.clientId);
-  const live = app !== null && app.deletedAt === null;
-  const match = matchesDigest(credentials.clientSecret, live ? storedDigest(app) : NO_SUCH_SECRET);
-  if (!match || !live) throw fail();
-  return app;
+  return andThen(core.apps.findByClientId(credentials.clientId), (app) => {
+    const live = app !== null && app.deletedAt === null;
+    const match = matchesDigest(credentials.clientSecret, live ? app.clientSecretHash : NO_SUCH_SECRET);
+    if (!match || !live) throw fail();
+    return app;
+  });
 }
 
 /**

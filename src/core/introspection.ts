@@ -1,6 +1,7 @@
 import type { Core } from './context.js';
+import { andThen, type Maybe } from './maybe.js';
 import type { App } from './model.js';
-import { verifyToken } from './verification.js';
+import { verifyToken, type Verified } from './verification.js';
 
 /** RFC 7662 §2.2 response, with tokend's `kind`, `session_id` and `install_id`. */
 export type Introspection =
@@ -22,19 +23,37 @@ export type Introspection =
       install_id: string | null;
     };
 
-const INACTIVE = { active: false } as const;
+const INACTIVE: Introspection = { active: false };
+
+/**
+ * Each verification's answer, made once: a repeat verification hands back the
+ * same `Verified` object (the cache's), so a repeat introspection builds
+ * nothing, and the HTTP layer can keep the answer serialized against it. The
+ * entry goes with the verification (a revocation, a change to the user or
+ * app, expiry), and with it the answer.
+ */
+const answers = new WeakMap<Verified, Introspection>();
 
 /**
  * Introspects a token for an app (which sees only its own tokens) or for an
  * operator (`app` null, sees all). Unknown, expired, revoked, used and foreign
- * tokens are all just inactive.
+ * tokens are all just inactive. Like verifyToken, it answers at once when no
+ * store read is needed. Equal answers are the same object.
  */
-export async function introspectToken(core: Core, presented: string, caller: App | null): Promise<Introspection> {
+export function introspectToken(core: Core, presented: string, caller: App | null): Maybe<Introspection> {
   // RFC 7662 is an OAuth endpoint: /oauth/introspect is its only door.
-  const verified = await verifyToken(core, presented, 'oauth');
-  if (verified === null) return INACTIVE;
-  const { token, app, user } = verified;
-  if (caller !== null && caller.id !== app.id) return INACTIVE;
+  return andThen(verifyToken(core, presented, 'oauth'), (verified) => {
+    if (verified === null || (caller !== null && caller.id !== verified.app.id)) return INACTIVE;
+    let answer = answers.get(verified);
+    if (answer === undefined) {
+      answer = activeAnswer(core, verified);
+      answers.set(verified, answer);
+    }
+    return answer;
+  });
+}
+
+function activeAnswer(core: Core, { token, app, user }: Verified): Introspection {
   return {
     active: true,
     scope: token.scopes.join(' '),

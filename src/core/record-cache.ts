@@ -1,5 +1,6 @@
 import type { RevocationBus } from '../cluster/bus.js';
 import type { Store } from '../store/store.js';
+import type { Maybe } from './maybe.js';
 import type { App, MasterKey } from './model.js';
 
 /**
@@ -33,10 +34,13 @@ export class RecordCache<R extends { id: string }> {
     bus.onTrustChange(() => this.clear());
   }
 
-  /** The record under `key`, or what `read` finds in the store (kept, if nothing changed meanwhile). */
-  async find(key: string, read: () => Promise<R | null>): Promise<R | null> {
+  /** The record under `key`: at once when kept, or what `read` finds in the store (kept, if nothing changed meanwhile). */
+  find(key: string, read: () => Promise<R | null>): Maybe<R | null> {
     const hit = this.bus.trusted ? this.entries.get(key) : undefined;
-    if (hit !== undefined) return hit;
+    return hit !== undefined ? hit : this.fill(read);
+  }
+
+  private async fill(read: () => Promise<R | null>): Promise<R | null> {
     const mark = this.generation;
     const record = await read();
     if (record === null || !this.bus.trusted || mark !== this.generation) return record;
@@ -70,11 +74,11 @@ export class AppCache {
     this.records = new RecordCache(bus, 'app', (app) => [`client:${app.clientId}`]);
   }
 
-  findById(id: string): Promise<App | null> {
+  findById(id: string): Maybe<App | null> {
     return this.records.find(`id:${id}`, () => this.store.findAppById(id));
   }
 
-  findByClientId(clientId: string): Promise<App | null> {
+  findByClientId(clientId: string): Maybe<App | null> {
     return this.records.find(`client:${clientId}`, () => this.store.findAppByClientId(clientId));
   }
 }
@@ -90,7 +94,7 @@ export class MasterKeyCache {
     this.records = new RecordCache(bus, 'master-key', (key) => [`hash:${key.hash}`]);
   }
 
-  findByHash(hash: string): Promise<MasterKey | null> {
+  findByHash(hash: string): Maybe<MasterKey | null> {
     return this.records.find(`hash:${hash}`, () => this.store.findMasterKeyByHash(hash));
   }
 }

@@ -2,6 +2,7 @@ import type { FastifyRequest } from 'fastify';
 import type { Core } from '../core/context.js';
 import { InvalidRequest, InvalidToken } from '../core/errors.js';
 import { checkInstallBinding } from '../core/install-tokens.js';
+import { andThen, type Maybe } from '../core/maybe.js';
 import type { User } from '../core/model.js';
 import { authenticateOperator, type Operator } from '../core/operators.js';
 import { doorOfRoute } from './doors.js';
@@ -66,7 +67,7 @@ function presentedToken(request: FastifyRequest, options: GuardOptions): { token
  * challenge) for anything else. Like verifyToken, it answers at once when no
  * store read is needed, and with a promise otherwise.
  */
-export function requireUser(core: Core, request: FastifyRequest, options: GuardOptions = {}): UserCall | Promise<UserCall> {
+export function requireUser(core: Core, request: FastifyRequest, options: GuardOptions = {}): Maybe<UserCall> {
   const { token, inUrl } = presentedToken(request, options);
   const admit = (verified: Verified | null): UserCall => {
     if (verified === null) throw new InvalidToken();
@@ -81,8 +82,7 @@ export function requireUser(core: Core, request: FastifyRequest, options: GuardO
     if (verified.user === null) throw new InvalidToken('this endpoint needs a token that belongs to a user');
     return verified as UserCall;
   };
-  const verified = verifyToken(core, token, doorOfRoute(request.routeOptions.url));
-  return verified instanceof Promise ? verified.then(admit) : admit(verified);
+  return andThen(verifyToken(core, token, doorOfRoute(request.routeOptions.url)), admit);
 }
 
 /** Guards the operator API: `Authorization: Bearer <operator token>`. */

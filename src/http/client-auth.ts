@@ -2,6 +2,7 @@ import type { FastifyRequest } from 'fastify';
 import { authenticateClient } from '../core/apps.js';
 import type { Core } from '../core/context.js';
 import { InvalidClient, InvalidRequest, InvalidToken } from '../core/errors.js';
+import { andThen, type Maybe } from '../core/maybe.js';
 import type { App } from '../core/model.js';
 import { authenticateOperator } from '../core/operators.js';
 import { authorizationCredential } from './auth.js';
@@ -29,7 +30,7 @@ function hasBasicAuth(request: FastifyRequest): boolean {
  * The authenticated client of an OAuth request: client_secret_basic or
  * client_secret_post, and never both at once (RFC 6749 §2.3).
  */
-export async function authenticateRequestClient(core: Core, request: FastifyRequest, params: Params): Promise<App> {
+export function authenticateRequestClient(core: Core, request: FastifyRequest, params: Params): Maybe<App> {
   const basic = hasBasicAuth(request);
   if (basic && (params.client_secret !== undefined || request.headers.authorization === undefined)) {
     throw new InvalidRequest('use one client authentication method, not both');
@@ -51,11 +52,16 @@ export async function authenticateRequestClient(core: Core, request: FastifyRequ
  * The caller of an endpoint that an app or an operator may use (introspection,
  * SPEC §4; the revocation feed): `Authorization: Bearer` is an operator token,
  * unless client credentials come in the body; anything else is client
- * authentication. `app` is null exactly when an operator calls.
+ * authentication. `app` is null exactly when an operator calls. A client the
+ * app cache knows is answered at once (or refused with a throw).
  */
-export async function authenticateAppOrOperator(core: Core, request: FastifyRequest, params: Params): Promise<{ app: App | null }> {
+export function authenticateAppOrOperator(core: Core, request: FastifyRequest, params: Params): Maybe<{ app: App | null }> {
   const presented = authorizationCredential(request);
-  if (presented === null || params.client_secret !== undefined) return { app: await authenticateRequestClient(core, request, params) };
+  if (presented === null || params.client_secret !== undefined) return andThen(authenticateRequestClient(core, request, params), (app) => ({ app }));
+  return operatorCaller(core, presented);
+}
+
+async function operatorCaller(core: Core, presented: string): Promise<{ app: null }> {
   if ((await authenticateOperator(core, presented)) === null) throw new InvalidToken('the bearer token is not an operator token');
   return { app: null };
 }

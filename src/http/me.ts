@@ -2,6 +2,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import type { Core } from '../core/context.js';
 import { createApiToken, deauthorizeSession, deleteApiToken, logout } from '../core/self-service.js';
+import { andThen } from '../core/maybe.js';
 import { requireUser, type UserCall } from './auth.js';
 import { oauthError, useErrorShape } from './errors.js';
 import { ApiTokenRequest, IdParam, NextCursor, Nullable, Pagination, errors } from './schemas.js';
@@ -75,8 +76,7 @@ export async function meRoutes(app: FastifyInstance, { core }: { core: Core }): 
         }
         return reply.type('application/json; charset=utf-8').send(answer);
       };
-      const verified = requireUser(core, request, { installTokens: true });
-      return verified instanceof Promise ? verified.then(send) : send(verified);
+      return andThen(requireUser(core, request, { installTokens: true }), send);
     },
   );
 

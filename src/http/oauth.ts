@@ -4,7 +4,8 @@ import type { Core } from '../core/context.js';
 import { InvalidRequest } from '../core/errors.js';
 import { grantFor } from '../core/grants/index.js';
 import type { TokenSet } from '../core/issuance.js';
-import { introspectToken } from '../core/introspection.js';
+import { introspectToken, type Introspection } from '../core/introspection.js';
+import { andThen } from '../core/maybe.js';
 import { revokePresented } from '../core/revocation.js';
 import { authenticateAppOrOperator, authenticateRequestClient } from './client-auth.js';
 import { clientGone } from './client-gone.js';
@@ -45,6 +46,13 @@ const IntrospectionResponse = Type.Object({
   session_id: Type.Optional(Nullable(Type.String())),
   install_id: Type.Optional(Nullable(Type.String())),
 });
+
+/**
+ * Introspection answers already serialized, by answer: introspectToken hands
+ * back the same object for a repeat verification, so a repeat call costs a
+ * lookup. An entry goes with its answer, which goes with its verification.
+ */
+const serialized = new WeakMap<Introspection, string>();
 
 /** /oauth/token, /oauth/revoke, /oauth/introspect and the two .well-known documents. */
 export async function oauthRoutes(app: FastifyInstance, { core }: { core: Core }): Promise<void> {
@@ -104,12 +112,21 @@ export async function oauthRoutes(app: FastifyInstance, { core }: { core: Core }
         response: { 200: IntrospectionResponse, ...errors(400, 401) },
       },
     },
-    async (request, reply) => {
+    // Not an async handler: a client and a token the caches know are answered in the same turn, with no promise.
+    (request, reply) => {
       const params = request.body as Params;
-      const { app: client } = await authenticateAppOrOperator(core, request, params);
-      if (params.token === undefined || params.token === '') throw new InvalidRequest('token is required');
-      const answer = await introspectToken(core, params.token, client);
-      return reply.header('cache-control', 'no-store').send(answer);
+      const send = (answer: Introspection) => {
+        let text = serialized.get(answer);
+        if (text === undefined) {
+          text = reply.serialize(answer) as string; // the route's compiled 200 serializer
+          serialized.set(answer, text);
+        }
+        return reply.header('cache-control', 'no-store').type('application/json; charset=utf-8').send(text);
+      };
+      return andThen(authenticateAppOrOperator(core, request, params), ({ app: client }) => {
+        if (params.token === undefined || params.token === '') throw new InvalidRequest('token is required');
+        return andThen(introspectToken(core, params.token, client), send);
+      });
     },
   );
 

@@ -5,7 +5,7 @@ import { InvalidRequest, InvalidScope } from '../../src/core/errors.js';
 import { timeOrderedId } from '../../src/core/ids.js';
 import { randomView } from '../../src/core/random.js';
 import { parseScope } from '../../src/core/scopes.js';
-import { digestBytes, matchesDigest } from '../../src/core/secrets.js';
+import { matchesDigest, sameSecret } from '../../src/core/secrets.js';
 import { PREFIXES, hashSecret, looksLikeJwt, mintSecret, parseSecret, type SecretKind } from '../../src/core/tokens.js';
 import { DUPLICATES, parseParams, rejectDuplicates } from '../../src/http/body.js';
 import { redactUrl } from '../../src/http/logging.js';
@@ -321,14 +321,26 @@ describe('a presented secret against a stored SHA-256', () => {
   test('matches only its own hash; a stored value that is not a SHA-256 hex matches nothing', () => {
     fc.assert(
       fc.property(fc.string(), fc.string(), (secret, other) => {
-        const stored = digestBytes(hashSecret(secret));
+        const stored = hashSecret(secret);
         assert.equal(matchesDigest(secret, stored), true);
         assert.equal(matchesDigest(other, stored), other === secret);
       }),
     );
     const secret = mintSecret('clientSecret');
     for (const malformed of ['', 'abc', hashSecret(secret).slice(2), `${hashSecret(secret)}00`, 'z'.repeat(64)]) {
-      assert.equal(matchesDigest(secret, digestBytes(malformed)), false, malformed);
+      assert.equal(matchesDigest(secret, malformed), false, malformed);
     }
+    // The compare reads every character: a digest differing in any one place is refused.
+    const stored = hashSecret(secret);
+    for (let i = 0; i < stored.length; i += 1) {
+      const changed = `${stored.slice(0, i)}${stored[i] === '0' ? '1' : '0'}${stored.slice(i + 1)}`;
+      assert.equal(matchesDigest(secret, changed), false, `differs at ${i}`);
+    }
+  });
+
+  test('two secrets are the same exactly when they are equal, whatever their lengths', () => {
+    fc.assert(fc.property(fc.string(), fc.string(), (a, b) => assert.equal(sameSecret(a, b), a === b)));
+    assert.equal(sameSecret('operator-token', 'operator-token'), true);
+    assert.equal(sameSecret('operator-token', 'operator-token '), false);
   });
 });

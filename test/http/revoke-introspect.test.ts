@@ -146,6 +146,20 @@ describe('POST /oauth/introspect (RFC 7662)', () => {
     assert.equal(answer.sub, String(user.id));
   });
 
+  test('a repeat answer follows a change to the app: its audience, then its deletion', async () => {
+    const client = await createClient(h);
+    const tokens = await login(h, await createUser(h, 'introspect-repeat'), {}, client);
+    assert.equal((await introspect(tokens.access_token, client)).aud, ISSUER);
+    assert.equal((await introspect(tokens.access_token, client)).aud, ISSUER, 'a repeat, from the caches');
+    const patched = await adminRequest(h, 'PATCH', `/apps/${client.id}`, { audience: 'https://changed.example.com' });
+    assert.equal(patched.statusCode, 200, patched.body);
+    assert.equal((await introspect(tokens.access_token, client)).aud, 'https://changed.example.com');
+    const operator = { authorization: `Bearer ${ADMIN_TOKEN}` };
+    assert.equal(json(await introspectAs(tokens.access_token, operator)).active, true);
+    assert.equal((await adminRequest(h, 'DELETE', `/apps/${client.id}`)).statusCode, 204);
+    assert.deepEqual(json(await introspectAs(tokens.access_token, operator)), { active: false });
+  });
+
   test('a client_credentials token has the client as subject and no username', async () => {
     const client = await createClient(h, { scopes: ['jobs'] });
     const issued = await postForm(h, '/oauth/token', { grant_type: 'client_credentials' }, clientAuth(client));

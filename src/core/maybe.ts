@@ -1,0 +1,13 @@
+/**
+ * A value now, or a promise of it. The hot paths (verification, client
+ * authentication, the record caches) answer at once when no store read is
+ * needed, so a route can send its answer in the same turn: each `await` or
+ * promise hop costs a request about a microsecond, and on this workload that
+ * is a twentieth of the whole. `await` takes either.
+ */
+export type Maybe<T> = T | Promise<T>;
+
+/** `next` applied to `value`: at once if it is here, or once its promise resolves (a throw in `next` then rejects). */
+export function andThen<T, U>(value: Maybe<T>, next: (value: T) => Maybe<U>): Maybe<U> {
+  return value instanceof Promise ? value.then(next) : next(value);
+}
