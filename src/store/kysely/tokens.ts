@@ -1,14 +1,10 @@
-import { CompiledQuery, PostgresAdapter, sql, type InsertQueryBuilder, type InsertResult, type Kysely, type QueryCreator, type Selectable } from 'kysely';
+import { CompiledQuery, PostgresAdapter, sql, type Kysely, type Selectable } from 'kysely';
 import type { NewAuditEvent, Session, Token } from '../../core/model.js';
 import { after, decodeCursor, toPage } from '../pagination.js';
-import { fromSessionRow, fromTokenRow, toAuditRow, toSessionRow, toTokenRow, type AuditEventsTable, type Database, type TokensTable } from '../schema.js';
+import { fromSessionRow, fromTokenRow, toAuditRow, toSessionRow, toTokenRow, type AuditEventsTable, type Database, type SessionsTable, type TokensTable } from '../schema.js';
 import { executePrepared } from './prepared.js';
 import { revokeSessionTokens } from './revoke.js';
 import type { ExpiredTokenSweep, Page, PageRequest, Rotation, RotationResult, SweptRows, TokenFilter, TokenStore, Usage } from '../store.js';
-
-type Insert = (
-  creator: QueryCreator<Database>,
-) => InsertQueryBuilder<Database, 'sessions', InsertResult> | InsertQueryBuilder<Database, 'tokens', InsertResult> | InsertQueryBuilder<Database, 'audit_events', InsertResult>;
 
 /**
  * Issuance's rows — a login's session, the tokens, the audit row — all or
@@ -16,22 +12,44 @@ type Insert = (
  * round trip to Postgres cost tokend about 90 CPU µs, mostly the kernel's,
  * and a client_credentials token with its audit row took two. Postgres only:
  * SQLite has no INSERT in a CTE, and its grouped commits write these rows
- * with prepared statements instead (src/store/group-commit.ts).
+ * with prepared statements instead (src/store/group-commit.ts). The text is
+ * written once per shape (issuedText), as rotation's is.
  */
 export async function insertIssued(db: Kysely<Database>, rows: { sessions: Session[]; tokens: Token[]; audits: NewAuditEvent[] }, prepare = true): Promise<void> {
-  const inserts: Insert[] = [];
-  if (rows.sessions.length > 0) inserts.push((q) => q.insertInto('sessions').values(rows.sessions.map(toSessionRow)));
-  if (rows.tokens.length > 0) inserts.push((q) => q.insertInto('tokens').values(rows.tokens.map(toTokenRow)));
-  if (rows.audits.length > 0) inserts.push((q) => q.insertInto('audit_events').values(rows.audits.map(toAuditRow)));
-  const last = inserts.pop();
-  if (last === undefined) return;
-  let creator: QueryCreator<Database> = db;
-  inserts.forEach((insert, i) => {
-    creator = creator.with(`issued_${i}`, (q) => insert(q)) as unknown as QueryCreator<Database>;
-  });
-  const compiled = last(creator).compile();
+  const inserts: Array<{ table: string; columns: readonly string[]; rows: Record<string, unknown>[] }> = [];
+  if (rows.sessions.length > 0) inserts.push({ table: 'sessions', columns: SESSION_COLUMNS, rows: rows.sessions.map(toSessionRow) as unknown as Record<string, unknown>[] });
+  if (rows.tokens.length > 0) inserts.push({ table: 'tokens', columns: TOKEN_COLUMNS, rows: rows.tokens.map(toTokenRow) as unknown as Record<string, unknown>[] });
+  if (rows.audits.length > 0) inserts.push({ table: 'audit_events', columns: AUDIT_COLUMNS, rows: rows.audits.map(toAuditRow) });
+  if (inserts.length === 0) return;
+  const parameters: unknown[] = [];
+  for (const insert of inserts) for (const row of insert.rows) for (const column of insert.columns) parameters.push(row[column]);
+  const compiled = CompiledQuery.raw(issuedText(inserts.map((insert) => ({ ...insert, count: insert.rows.length }))), parameters);
   await (prepare ? executePrepared(db, compiled) : db.executeQuery(compiled));
 }
+
+const issuedTexts = new Map<string, string>();
+
+/** insertIssued's statement for its tables and row counts, parameters numbered in row order. */
+function issuedText(inserts: Array<{ table: string; columns: readonly string[]; count: number }>): string {
+  const shape = inserts.map(({ table, count }) => `${table}:${count}`).join(',');
+  let text = issuedTexts.get(shape);
+  if (text !== undefined) return text;
+  let n = 0;
+  const statements = inserts.map(({ table, columns, count }) => {
+    const rows = Array.from({ length: count }, () => `(${columns.map(() => `$${(n += 1)}`).join(', ')})`);
+    return `insert into "${table}" (${columns.map(quoted).join(', ')}) values ${rows.join(', ')}`;
+  });
+  const last = statements.pop()!;
+  text = statements.length === 0 ? last : `with ${statements.map((statement, i) => `"issued_${i}" as (${statement})`).join(', ')} ${last}`;
+  // Groups come in many sizes: keep the common ones, not all.
+  if (issuedTexts.size >= 256) issuedTexts.clear();
+  issuedTexts.set(shape, text);
+  return text;
+}
+
+const SESSION_COLUMNS = Object.keys({
+  id: 1, user_id: 1, app_id: 1, device_info: 1, ip: 1, user_agent: 1, created_at: 1, last_used_at: 1, revoked_at: 1,
+} satisfies Record<keyof SessionsTable, 1>) as (keyof SessionsTable)[];
 
 /** Postgres types of the token columns: parameters in a VALUES list carry no type of their own. */
 const TOKEN_COLUMN_TYPES: Record<keyof TokensTable, 'text' | 'bigint'> = {
