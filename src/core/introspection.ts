@@ -26,31 +26,16 @@ export type Introspection =
 const INACTIVE: Introspection = { active: false };
 
 /**
- * Each verification's answer, made once: a repeat verification hands back the
- * same `Verified` object (the cache's), so a repeat introspection builds
- * nothing, and the HTTP layer can keep the answer serialized against it. The
- * entry goes with the verification (a revocation, a change to the user or
- * app, expiry), and with it the answer.
- */
-const answers = new WeakMap<Verified, Introspection>();
-
-/**
  * Introspects a token for an app (which sees only its own tokens) or for an
  * operator (`app` null, sees all). Unknown, expired, revoked, used and foreign
  * tokens are all just inactive. Like verifyToken, it answers at once when no
- * store read is needed. Equal answers are the same object.
+ * store read is needed.
  */
 export function introspectToken(core: Core, presented: string, caller: App | null): Maybe<Introspection> {
   // RFC 7662 is an OAuth endpoint: /oauth/introspect is its only door.
-  return andThen(verifyToken(core, presented, 'oauth'), (verified) => {
-    if (verified === null || (caller !== null && caller.id !== verified.app.id)) return INACTIVE;
-    let answer = answers.get(verified);
-    if (answer === undefined) {
-      answer = activeAnswer(core, verified);
-      answers.set(verified, answer);
-    }
-    return answer;
-  });
+  return andThen(verifyToken(core, presented, 'oauth'), (verified) =>
+    verified === null || (caller !== null && caller.id !== verified.app.id) ? INACTIVE : activeAnswer(core, verified),
+  );
 }
 
 function activeAnswer(core: Core, { token, app, user }: Verified): Introspection {

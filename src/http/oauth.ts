@@ -47,13 +47,6 @@ const IntrospectionResponse = Type.Object({
   install_id: Type.Optional(Nullable(Type.String())),
 });
 
-/**
- * Introspection answers already serialized, by answer: introspectToken hands
- * back the same object for a repeat verification, so a repeat call costs a
- * lookup. An entry goes with its answer, which goes with its verification.
- */
-const serialized = new WeakMap<Introspection, string>();
-
 /** /oauth/token, /oauth/revoke, /oauth/introspect and the two .well-known documents. */
 export async function oauthRoutes(app: FastifyInstance, { core }: { core: Core }): Promise<void> {
   useErrorShape(app, oauthError);
@@ -115,14 +108,7 @@ export async function oauthRoutes(app: FastifyInstance, { core }: { core: Core }
     // Not an async handler: a client and a token the caches know are answered in the same turn, with no promise.
     (request, reply) => {
       const params = request.body as Params;
-      const send = (answer: Introspection) => {
-        let text = serialized.get(answer);
-        if (text === undefined) {
-          text = reply.serialize(answer) as string; // the route's compiled 200 serializer
-          serialized.set(answer, text);
-        }
-        return reply.header('cache-control', 'no-store').type('application/json; charset=utf-8').send(text);
-      };
+      const send = (answer: Introspection) => reply.header('cache-control', 'no-store').send(answer);
       return andThen(authenticateAppOrOperator(core, request, params), ({ app: client }) => {
         if (params.token === undefined || params.token === '') throw new InvalidRequest('token is required');
         return andThen(introspectToken(core, params.token, client), send);
