@@ -19,7 +19,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { basicOf, benchData, pinnedCpu, postJson, rotation, startPinned, stopServer, type BenchSettings } from './scenarios.js';
+import { basicOf, benchData, benchSettingsEnv, pinnedCpu, postJson, rotation, startPinned, stopServer, type BenchSettings } from './scenarios.js';
 import { TOKEND_BUILT_MAIN, type Running } from '../test/helpers/serve.js';
 
 const ROOT = join(import.meta.dirname, '..');
@@ -89,13 +89,7 @@ function buildCommit(commit: string): { main: string; remove(): void } {
 
 /** One server on its own store, with what every scenario needs made through its API. */
 async function prepare(settings: BenchSettings, side: Side, store: string, scenarios: Scenario[], connections: number, rounds: number) {
-  const data = await benchData(store, {
-    TOKEND_ADMIN_TOKEN: ADMIN,
-    TOKEND_SWEEP_INTERVAL: '0',
-    TOKEND_ISSUER: 'http://tokend.bench',
-    TOKEND_LOGIN_LIMIT_USER: '1000000',
-    TOKEND_LOGIN_LIMIT_IP: '1000000',
-  });
+  const data = await benchData(store, benchSettingsEnv(ADMIN));
   let server: Running;
   try {
     server = await startPinned(settings, [side.main, 'serve', '--port', '0'], data.env);

@@ -307,16 +307,19 @@ export async function stopServer(server: Running): Promise<void> {
   await stopped;
 }
 
+/** A benchmark node's settings beside its store: operator token `admin`, no sweeper, limits only the hashing queue hits. */
+export const benchSettingsEnv = (admin: string): Record<string, string> => ({
+  TOKEND_ADMIN_TOKEN: admin,
+  TOKEND_SWEEP_INTERVAL: '0',
+  TOKEND_ISSUER: 'http://tokend.bench',
+  // The password scenario is one user logging in at full speed: only the hashing queue may act.
+  TOKEND_LOGIN_LIMIT_USER: '1000000',
+  TOKEND_LOGIN_LIMIT_IP: '1000000',
+});
+
 /** One tokend node on a store, with what the scenarios need made through its own API. */
 export async function benchStore(settings: BenchSettings, store: string): Promise<Figure[]> {
-  const data = await benchData(store, {
-    TOKEND_ADMIN_TOKEN: ADMIN,
-    TOKEND_SWEEP_INTERVAL: '0',
-    TOKEND_ISSUER: 'http://tokend.bench',
-    // The password scenario is one user logging in at full speed: only the hashing queue may act.
-    TOKEND_LOGIN_LIMIT_USER: '1000000',
-    TOKEND_LOGIN_LIMIT_IP: '1000000',
-  });
+  const data = await benchData(store, benchSettingsEnv(ADMIN));
   const server = await startPinned(settings, [TOKEND_BUILT_MAIN, 'serve', '--port', '0'], data.env);
   const { child, url } = server;
   const wanted = (scenario: string) => settings.only === null || settings.only.test(scenario);
