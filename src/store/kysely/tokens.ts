@@ -102,7 +102,12 @@ async function consumeRefreshToken(db: Kysely<Database>, rotation: Rotation): Pr
 
 const rotationTexts = new Map<string, string>();
 
-/** consumeRefreshToken's statement for a shape, its parameters numbered in the order it lists them. */
+/**
+ * consumeRefreshToken's statement for a shape. Each placeholder takes the next
+ * number as the text is written, top to bottom (the spend, the successors'
+ * rows, the session's touch, the audit row), which is the order
+ * consumeRefreshToken lists the parameters in.
+ */
 function rotationText(successors: number, audited: boolean): string {
   const shape = `${successors}:${audited}`;
   let text = rotationTexts.get(shape);
