@@ -1,6 +1,6 @@
 import type { NewAuditEvent, Session, Token } from '../core/model.js';
 import type { KyselyStore } from './kysely-store.js';
-import { insertIssued } from './kysely/tokens.js';
+import { ISSUED_PARAMETERS, MOST_PARAMETERS, insertIssued } from './kysely/tokens.js';
 
 interface Job {
   session: Session | undefined;
@@ -18,11 +18,12 @@ const isRowFault = (error: unknown): boolean => String((error as { code?: unknow
  * the audit row), and each statement is a round trip and a commit: a `writev`
  * and a wake-up of a Postgres backend for tokend, a parse, plan and WAL flush
  * for Postgres. The issuances of one event-loop turn (client_credentials,
- * service and install tokens, logins) are therefore written as one statement,
- * which commits them all or none; each caller is answered once it has
- * committed (SPEC §10). If a row breaks a constraint, each issuance runs again
- * alone, so that failure is its own caller's; any other failure (the store out
- * of reach) is every caller's. Rotations are not grouped: each carries its own
+ * service and install tokens, logins) are therefore written as one statement
+ * (as several when they bind more parameters than one statement may), which
+ * commits them all or none; each caller is answered once it has committed
+ * (SPEC §10). If a row breaks a constraint, each issuance of that statement
+ * runs again alone, so that failure is its own caller's; any other failure
+ * (the store out of reach) is every caller's of that statement. Rotations are not grouped: each carries its own
  * gate (the refresh token must still be unspent).
  */
 export function groupIssuance(store: KyselyStore): KyselyStore {
@@ -31,6 +32,11 @@ export function groupIssuance(store: KyselyStore): KyselyStore {
   async function flush(): Promise<void> {
     const jobs = queue;
     queue = [];
+    await Promise.all(statementsOf(jobs).map(write));
+  }
+
+  /** One group's statement; if a row breaks a constraint, each of its issuances again alone. */
+  async function write(jobs: Job[]): Promise<void> {
     try {
       const rows = {
         sessions: jobs.flatMap((job) => (job.session === undefined ? [] : [job.session])),
@@ -62,4 +68,31 @@ export function groupIssuance(store: KyselyStore): KyselyStore {
     insertTokens: (tokens: Token[], audit?: NewAuditEvent) => (tokens.length === 0 && audit === undefined ? Promise.resolve() : enqueue(undefined, tokens, audit)),
     insertSession: (session: Session, tokens: Token[], audit?: NewAuditEvent) => enqueue(session, tokens, audit),
   };
+}
+
+/** A job's parameters in the grouped statement. */
+const parametersOf = (job: Job): number =>
+  (job.session === undefined ? 0 : ISSUED_PARAMETERS.session) + job.tokens.length * ISSUED_PARAMETERS.token + (job.audit === undefined ? 0 : ISSUED_PARAMETERS.audit);
+
+/**
+ * A turn's issuances cut into groups that each fit one statement: a burst of
+ * 3,000 client_credentials requests in one turn is 84,000 parameters, and a
+ * statement binds at most 65,535 (past that, every caller of the group failed).
+ */
+function statementsOf(jobs: Job[]): Job[][] {
+  const groups: Job[][] = [];
+  let group: Job[] = [];
+  let parameters = 0;
+  for (const job of jobs) {
+    const more = parametersOf(job);
+    if (group.length > 0 && parameters + more > MOST_PARAMETERS) {
+      groups.push(group);
+      group = [];
+      parameters = 0;
+    }
+    group.push(job);
+    parameters += more;
+  }
+  if (group.length > 0) groups.push(group);
+  return groups;
 }

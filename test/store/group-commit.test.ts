@@ -172,6 +172,18 @@ describe('grouped issuance on Postgres', () => {
     assert.equal(audit.items.filter((event) => tokens.some((t) => t.id === event.tokenId)).length, 40);
   });
 
+  test('3,000 issuances in one turn, more parameters than one statement takes, all resolve committed', async () => {
+    // A token with its audit row is 28 parameters, and a Postgres statement takes at most 65,535.
+    const tokens = Array.from({ length: 3_000 }, () => newToken('access', { appId }));
+    tokenInserts = 0;
+    await Promise.all(tokens.map((token) => store.insertTokens([token], { at: T0, action: 'token.burst', actor: 'system', appId, tokenId: token.id })));
+    assert.ok(tokenInserts >= 2 && tokenInserts <= 6, `${tokenInserts} statements`);
+    const stored = await store.db.selectFrom('tokens').select((eb) => eb.fn.countAll<string>().as('n')).where('id', 'in', tokens.map((t) => t.id)).executeTakeFirstOrThrow();
+    assert.equal(Number(stored.n), 3_000);
+    const audit = await store.listAudit({ action: 'token.burst' }, { limit: 1000, cursor: null });
+    assert.equal(audit.items.length, 1000, 'a full page of the burst\'s audit rows');
+  });
+
   test('one bad row in a grouped statement fails only its own caller, and leaves nothing behind', () => oneBadRowFailsAlone(store, appId));
 
   test('sessions of one turn are the same one statement; a session whose token cannot be written leaves no session behind', async () => {

@@ -41,11 +41,18 @@ function issuedText(inserts: Array<{ table: string; columns: readonly string[]; 
   });
   const last = statements.pop()!;
   text = statements.length === 0 ? last : `with ${statements.map((statement, i) => `"issued_${i}" as (${statement})`).join(', ')} ${last}`;
-  // Groups come in many sizes: keep the common ones, not all.
-  if (issuedTexts.size >= 256) issuedTexts.clear();
-  issuedTexts.set(shape, text);
+  // Groups come in many sizes: keep the common ones, small (a text of 100 rows is ~15 KB), and not all.
+  if (n <= KEPT_TEXT_PARAMETERS) {
+    if (issuedTexts.size >= 256) issuedTexts.clear();
+    issuedTexts.set(shape, text);
+  }
   return text;
 }
+
+const KEPT_TEXT_PARAMETERS = 2_000;
+
+/** The most parameters one Postgres statement may bind (the protocol counts them in 16 bits). */
+export const MOST_PARAMETERS = 65_535;
 
 const SESSION_COLUMNS = Object.keys({
   id: 1, user_id: 1, app_id: 1, device_info: 1, ip: 1, user_agent: 1, created_at: 1, last_used_at: 1, revoked_at: 1,
@@ -64,6 +71,9 @@ const AUDIT_COLUMN_TYPES: Record<Exclude<keyof AuditEventsTable, 'id'>, 'text' |
   at: 'bigint', action: 'text', actor: 'text', app_id: 'text', user_id: 'bigint', session_id: 'text', token_id: 'text', ip: 'text', detail: 'text',
 };
 const AUDIT_COLUMNS = Object.keys(AUDIT_COLUMN_TYPES) as (keyof typeof AUDIT_COLUMN_TYPES)[];
+
+/** How many parameters insertIssued binds for a session, a token and an audit row. */
+export const ISSUED_PARAMETERS = { session: SESSION_COLUMNS.length, token: TOKEN_COLUMNS.length, audit: AUDIT_COLUMNS.length };
 
 /**
  * Rotation's writes as one statement: spends the refresh token and, only if
