@@ -19,11 +19,10 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { basicOf, benchData, benchSettingsEnv, pinnedCpu, postJson, rotation, startPinned, stopServer, type BenchSettings } from './scenarios.js';
+import { basicOf, benchData, benchNode, benchSettingsEnv, cpuSeconds, pinnedCpu, rotation, startPinned, stopServer, type BenchSettings } from './scenarios.js';
 import { TOKEND_BUILT_MAIN, type Running } from '../test/helpers/serve.js';
 
 const ROOT = join(import.meta.dirname, '..');
-const ADMIN = 'bench-ab-operator-token-0123456789abcdefghijklmn';
 const FORM = 'application/x-www-form-urlencoded';
 const SCENARIOS = ['me', 'me-jwt', 'introspect', 'client-credentials', 'get-token', 'rotation'] as const;
 type Scenario = (typeof SCENARIOS)[number];
@@ -49,12 +48,6 @@ interface Tally {
   requests: number;
   seconds: number;
 }
-
-const cpuSeconds = (pid: number): number => {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-};
 
 const say = (line: string): void => void process.stderr.write(`${line}\n`);
 
@@ -89,7 +82,7 @@ function buildCommit(commit: string): { main: string; remove(): void } {
 
 /** One server on its own store, with what every scenario needs made through its API. */
 async function prepare(settings: BenchSettings, side: Side, store: string, scenarios: Scenario[], connections: number, rounds: number) {
-  const data = await benchData(store, benchSettingsEnv(ADMIN));
+  const data = await benchData(store, benchSettingsEnv());
   let server: Running;
   try {
     server = await startPinned(settings, [side.main, 'serve', '--port', '0'], data.env);
@@ -98,15 +91,7 @@ async function prepare(settings: BenchSettings, side: Side, store: string, scena
     throw error;
   }
   const { url } = server;
-  const admin = `Bearer ${ADMIN}`;
-  const app = await postJson(url, '/admin/v1/apps', { name: 'opaque' }, admin);
-  const jwtApp = await postJson(url, '/admin/v1/apps', { name: 'jwt', access_token_format: 'jwt' }, admin);
-  await postJson(url, '/admin/v1/users', { username: 'bench', password: 'bench-password' }, admin);
-  const login = async (client: { client_id: string; client_secret: string }) =>
-    postJson(url, '/oauth/token', { grant_type: 'password', username: 'bench', password: 'bench-password', client_id: client.client_id, client_secret: client.client_secret });
-  const token = (await login(app)).access_token as string;
-  const jwt = (await login(jwtApp)).access_token as string;
-  const masterKey = (await postJson(url, `/admin/v1/apps/${app.id}/master-keys`, {}, admin)).key as string;
+  const { opaque: app, login, opaqueToken: token, jwtToken: jwt, masterKey } = await benchNode(url);
   const options = new Map<Scenario, autocannon.Options>();
   for (const scenario of scenarios) {
     if (scenario === 'me') options.set(scenario, { url: `${url}/v1/me`, headers: { authorization: `Bearer ${token}` } });

@@ -16,7 +16,7 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { TOKEND_BUILT_MAIN } from '../test/helpers/serve.js';
-import { benchData, measure, pinnedCpu, postJson, startPinned, stopServer, type BenchSettings, type Figure } from './scenarios.js';
+import { benchData, benchSettingsEnv, measure, pinnedCpu, postJson, startPinned, stopServer, type BenchSettings, type Figure } from './scenarios.js';
 
 const ROOT = join(import.meta.dirname, '..');
 const SIZES = (process.env.SCALE_SIZES ?? '10000,10000000').split(',').map(Number);
@@ -102,7 +102,7 @@ async function fill(store: string, target: { sqlite?: string; postgres?: string 
 async function atSize(store: string, size: number): Promise<Figure[]> {
   say(`${store}: ${size.toLocaleString('en')} tokens`);
   // 16 parallel logins of one user: raise the login limits so only the hashing queue acts.
-  const data = await benchData(store, { TOKEND_ADMIN_TOKEN: ADMIN, TOKEND_SWEEP_INTERVAL: '0', TOKEND_ISSUER: 'http://tokend.scale', TOKEND_LOGIN_LIMIT_USER: '1000000', TOKEND_LOGIN_LIMIT_IP: '1000000' });
+  const data = await benchData(store, { ...benchSettingsEnv(), TOKEND_ADMIN_TOKEN: ADMIN });
   const { env, sqlitePath } = data;
   try {
     let server = await startPinned(settings, [TOKEND_BUILT_MAIN, 'serve', '--port', '0'], env);

@@ -85,7 +85,7 @@ interface Slice {
 }
 
 /** A process's CPU seconds so far (user + system, every thread), from /proc: 0 where there is none. */
-function cpuSeconds(pid: number | null): number {
+export function cpuSeconds(pid: number | null): number {
   if (pid === null) return 0;
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -309,9 +309,9 @@ export async function stopServer(server: Running): Promise<void> {
   await stopped;
 }
 
-/** A benchmark node's settings beside its store: operator token `admin`, no sweeper, limits only the hashing queue hits. */
-export const benchSettingsEnv = (admin: string): Record<string, string> => ({
-  TOKEND_ADMIN_TOKEN: admin,
+/** A benchmark node's settings beside its store: the benchmark's operator token, no sweeper, limits only the hashing queue hits. */
+export const benchSettingsEnv = (): Record<string, string> => ({
+  TOKEND_ADMIN_TOKEN: ADMIN,
   TOKEND_SWEEP_INTERVAL: '0',
   TOKEND_ISSUER: 'http://tokend.bench',
   // The password scenario is one user logging in at full speed: only the hashing queue may act.
@@ -319,9 +319,27 @@ export const benchSettingsEnv = (admin: string): Record<string, string> => ({
   TOKEND_LOGIN_LIMIT_IP: '1000000',
 });
 
+/**
+ * What every benchmark node starts with, made through its own API: an app with
+ * opaque access tokens and one with JWTs, the user `bench` logged in to each,
+ * and a master key of the opaque app.
+ */
+export async function benchNode(url: string) {
+  const admin = `Bearer ${ADMIN}`;
+  const opaque: Client = await postJson(url, '/admin/v1/apps', { name: 'opaque' }, admin);
+  const jwt: Client = await postJson(url, '/admin/v1/apps', { name: 'jwt', access_token_format: 'jwt' }, admin);
+  await postJson(url, '/admin/v1/users', { username: 'bench', password: 'bench-password' }, admin);
+  const passwordBody = (app: Client) => ({ grant_type: 'password', username: 'bench', password: 'bench-password', client_id: app.client_id, client_secret: app.client_secret });
+  const login = (app: Client) => postJson(url, '/oauth/token', passwordBody(app));
+  const opaqueToken = (await login(opaque)).access_token as string;
+  const jwtToken = (await login(jwt)).access_token as string;
+  const masterKey = (await postJson(url, `/admin/v1/apps/${opaque.id}/master-keys`, {}, admin)).key as string;
+  return { opaque, jwt, passwordBody, login, opaqueToken, jwtToken, masterKey };
+}
+
 /** One tokend node on a store, with what the scenarios need made through its own API. */
 export async function benchStore(settings: BenchSettings, store: string): Promise<Figure[]> {
-  const data = await benchData(store, benchSettingsEnv(ADMIN));
+  const data = await benchData(store, benchSettingsEnv());
   const server = await startPinned(settings, [TOKEND_BUILT_MAIN, 'serve', '--port', '0'], data.env);
   const { child, url } = server;
   const wanted = (scenario: string) => settings.only === null || settings.only.test(scenario);
@@ -338,15 +356,7 @@ export async function benchStore(settings: BenchSettings, store: string): Promis
     return figure;
   };
   try {
-    const admin = `Bearer ${ADMIN}`;
-    const opaque: Client = await postJson(url, '/admin/v1/apps', { name: 'opaque' }, admin);
-    const jwt: Client = await postJson(url, '/admin/v1/apps', { name: 'jwt', access_token_format: 'jwt' }, admin);
-    await postJson(url, '/admin/v1/users', { username: 'bench', password: 'bench-password' }, admin);
-    const passwordBody = (app: Client) => ({ grant_type: 'password', username: 'bench', password: 'bench-password', client_id: app.client_id, client_secret: app.client_secret });
-    const login = (app: Client) => postJson(url, '/oauth/token', passwordBody(app));
-    const opaqueToken = (await login(opaque)).access_token as string;
-    const jwtToken = (await login(jwt)).access_token as string;
-    const masterKey = (await postJson(url, `/admin/v1/apps/${opaque.id}/master-keys`, {}, admin)).key as string;
+    const { opaque, jwt, passwordBody, login, opaqueToken, jwtToken, masterKey } = await benchNode(url);
     const first = settings.connections[0]!;
     const me = (token: string) => (): autocannon.Options => ({ url: `${url}/v1/me`, headers: { authorization: `Bearer ${token}` } });
 
