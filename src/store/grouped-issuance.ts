@@ -23,8 +23,9 @@ const isRowFault = (error: unknown): boolean => String((error as { code?: unknow
  * commits them all or none; each caller is answered once it has committed
  * (SPEC §10). If a row breaks a constraint, each issuance of that statement
  * runs again alone, so that failure is its own caller's; any other failure
- * (the store out of reach) is every caller's of that statement. Rotations are not grouped: each carries its own
- * gate (the refresh token must still be unspent).
+ * (the store out of reach) is every caller's of that statement. Rotations are
+ * not grouped: each carries its own gate (the refresh token must still be
+ * unspent).
  */
 export function groupIssuance(store: KyselyStore): KyselyStore {
   let queue: Job[] = [];
