@@ -6,6 +6,7 @@ import type { DestinationStream, Logger } from 'pino';
 import type { Core } from '../core/context.js';
 import type { ForwardAuthRule } from '../core/forward-auth-rules.js';
 import { InvalidRequest, NotFound } from '../core/errors.js';
+import { atTurnEnd } from '../core/turn-end.js';
 import { adminRoutes } from './admin/index.js';
 import { dashboardRoutes } from './dashboard.js';
 import { dialectRoutes } from './dialects/index.js';
@@ -89,6 +90,18 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     if (query?.token !== undefined || query?.access_token !== undefined) reply.header('cache-control', 'private, no-store');
     else if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
     done(null, payload);
+  });
+  // Registered last of the app's own hooks: each answer is written at the end of its event-loop turn,
+  // with the turn's other answers (src/core/turn-end.ts says why).
+  app.addHook('onSend', (request, reply, payload, done) => {
+    atTurnEnd(() => {
+      try {
+        done(null, payload);
+      } catch (error) {
+        request.log.error({ err: error }, 'writing an answer failed');
+        reply.raw.destroy();
+      }
+    });
   });
   for (const schema of SHARED_SCHEMAS) app.addSchema(schema);
 

@@ -1,5 +1,6 @@
 import type SQLite from 'better-sqlite3';
 import type { NewAuditEvent, Session, Token } from '../core/model.js';
+import { settleAtTurnEnd } from '../core/turn-end.js';
 import type { KyselyStore } from './kysely-store.js';
 import { rotationResult } from './kysely/tokens.js';
 import { toAuditRow, toSessionRow, toTokenRow, type SessionsTable, type TokensTable } from './schema.js';
@@ -91,7 +92,7 @@ export function groupCommits(store: KyselyStore, database: SQLite.Database): Kys
 
   const enqueue = <T>(atomic: boolean, write: () => T): Promise<T> =>
     new Promise<T>((resolve, reject) => {
-      if (queue.push({ write, atomic, resolve: resolve as (value: unknown) => void, reject }) === 1) setImmediate(() => void flush());
+      if (queue.push({ write, atomic, resolve: resolve as (value: unknown) => void, reject }) === 1) settleAtTurnEnd(() => void flush());
     });
 
   return {

@@ -1,4 +1,5 @@
 import type { NewAuditEvent, Session, Token } from '../core/model.js';
+import { settleAtTurnEnd } from '../core/turn-end.js';
 import type { KyselyStore } from './kysely-store.js';
 import { ISSUED_PARAMETERS, MOST_PARAMETERS, insertIssued } from './kysely/tokens.js';
 
@@ -61,7 +62,7 @@ export function groupIssuance(store: KyselyStore): KyselyStore {
 
   const enqueue = (session: Session | undefined, tokens: Token[], audit: NewAuditEvent | undefined) =>
     new Promise<void>((resolve, reject) => {
-      if (queue.push({ session, tokens, audit, resolve, reject }) === 1) setImmediate(() => void flush());
+      if (queue.push({ session, tokens, audit, resolve, reject }) === 1) settleAtTurnEnd(() => void flush());
     });
 
   return {
