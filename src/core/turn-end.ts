@@ -23,7 +23,7 @@ function writeOut(): void {
   for (const write of due) write();
 }
 
-/** Runs `write` at the end of this turn, with the turn's other answers; `write` must not throw. */
+/** Runs `write` at the end of this turn, with the turn's other answers; `write` must not throw (a throw would strand the writes after it). */
 export function atTurnEnd(write: () => void): void {
   writes.push(write);
   if (!scheduled) {

@@ -2,6 +2,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Ajv from 'ajv';
 import Fastify, { type FastifyInstance } from 'fastify';
+import type { Socket } from 'node:net';
 import type { DestinationStream, Logger } from 'pino';
 import type { Core } from '../core/context.js';
 import type { ForwardAuthRule } from '../core/forward-auth-rules.js';
@@ -91,18 +92,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     else if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
     done(null, payload);
   });
-  // Registered last of the app's own hooks: each answer is written at the end of its event-loop turn,
-  // with the turn's other answers (src/core/turn-end.ts says why).
-  app.addHook('onSend', (request, reply, payload, done) => {
-    atTurnEnd(() => {
-      try {
-        done(null, payload);
-      } catch (error) {
-        request.log.error({ err: error }, 'writing an answer failed');
-        reply.raw.destroy();
-      }
-    });
-  });
+  // Each connection's writes go out at the end of the event loop's turn, with the turn's other answers
+  // (src/core/turn-end.ts says why). Below Fastify: a reply counts as sent once it is handed to the socket.
+  app.server.on('connection', writeAtTurnEnd);
   for (const schema of SHARED_SCHEMAS) app.addSchema(schema);
 
   await app.register(swagger, {
@@ -148,4 +140,24 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.setNotFoundHandler((request, reply) => sendError(request, reply, new NotFound('route'), oauthError));
   app.setErrorHandler((error, request, reply) => sendError(request, reply, error, oauthError));
   return app;
+}
+
+/**
+ * A connection whose writes wait for the end of the turn: the socket's own
+ * `_write` and `_writev` run there. A stream counts a write as under way until
+ * its callback, so later writes queue behind it in order.
+ */
+function writeAtTurnEnd(socket: Socket): void {
+  const write = socket._write;
+  const writev = socket._writev!;
+  const later = (run: () => void, callback: (error?: Error | null) => void) =>
+    atTurnEnd(() => {
+      try {
+        run();
+      } catch (error) {
+        callback(error as Error); // the stream's own error path: the socket is destroyed
+      }
+    });
+  socket._write = (chunk, encoding, callback) => later(() => write.call(socket, chunk, encoding, callback), callback);
+  socket._writev = (chunks, callback) => later(() => writev.call(socket, chunks, callback), callback);
 }
