@@ -15,6 +15,8 @@
 
 let writes: (() => void)[] = [];
 let scheduled = false;
+/** While a grouped commit's callers settle: its answers go out as they come, already together. */
+let settling = false;
 
 function writeOut(): void {
   scheduled = false;
@@ -25,6 +27,7 @@ function writeOut(): void {
 
 /** Runs `write` at the end of this turn, with the turn's other answers; `write` must not throw (a throw would strand the writes after it). */
 export function atTurnEnd(write: () => void): void {
+  if (settling) return write();
   writes.push(write);
   if (!scheduled) {
     scheduled = true;
@@ -33,19 +36,21 @@ export function atTurnEnd(write: () => void): void {
 }
 
 /**
- * Runs `work` at the end of this turn (a grouped commit), with the answers
- * around it written out: those already waiting go first, so that a commit
- * (or a checkpoint in it) never holds back answers it has no part in; those
- * that `work` settles go in the same turn, not the next. They are written by
- * the promise reactions that follow `work`, in the check phase, where an
- * immediate they queued would wait for the next turn's I/O; so that write-out
- * is queued now, behind `work`.
+ * Runs `work` at the end of this turn (a grouped commit). The answers already
+ * waiting go out first, so that a commit (or a checkpoint in it) never holds
+ * back answers it has no part in. The answers `work` settles are written as
+ * they come: they come together anyway, in the promise reactions that follow
+ * `work`, and an immediate they queued there would wait for the next turn's
+ * I/O. The immediate queued right behind `work` ends that.
  */
 export function settleAtTurnEnd(work: () => void): void {
   setImmediate(() => {
     writeOut();
+    settling = true;
     work();
   });
-  scheduled = true;
-  setImmediate(writeOut);
+  setImmediate(() => {
+    settling = false;
+    writeOut();
+  });
 }
