@@ -10,28 +10,42 @@
  * client on the same host); on a virtual machine that wake-up costs the
  * writer tens of microseconds. Written together, the first answer wakes the
  * reader and the others find it awake. An answer waits at most for the rest
- * of its turn's work.
+ * of its turn's work, and for no more than 31 other answers.
  */
 
 let writes: (() => void)[] = [];
 let scheduled = false;
+/**
+ * Answers held at most: the 32nd goes out with those before it at once. Held
+ * for a whole turn of 256 connections, `/v1/me` cost 20.6–30.4 CPU µs a
+ * request against 17.8–18.6 with this bound, and the same at 32 connections.
+ */
+export const MOST_HELD = 32;
 /** While a grouped commit's callers settle: its answers go out as they come, already together. */
 let settling = false;
 
 function writeOut(): void {
-  scheduled = false;
   const due = writes;
   writes = [];
   for (const write of due) write();
 }
 
-/** Runs `write` at the end of this turn, with the turn's other answers; `write` must not throw (a throw would strand the writes after it). */
+function writeOutAtTurnEnd(): void {
+  scheduled = false;
+  writeOut();
+}
+
+/**
+ * Runs `write` at the end of this turn, with the turn's other answers, or at
+ * once with the 31 held before it. `write` must not throw: a throw would
+ * strand the writes after it.
+ */
 export function atTurnEnd(write: () => void): void {
   if (settling) return write();
-  writes.push(write);
+  if (writes.push(write) >= MOST_HELD) return writeOut();
   if (!scheduled) {
     scheduled = true;
-    setImmediate(writeOut);
+    setImmediate(writeOutAtTurnEnd);
   }
 }
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { atTurnEnd, settleAtTurnEnd } from '../../src/core/turn-end.js';
+import { MOST_HELD, atTurnEnd, settleAtTurnEnd } from '../../src/core/turn-end.js';
 
 /*
  * Answers written at the end of the event loop's turn: after all of the turn's
@@ -71,4 +71,19 @@ test('answers waiting when turn-end work begins are written before it, not held 
     }, 1);
   });
   assert.deepEqual(seen, ['answer', 'commit']);
+});
+
+test(`a turn holds at most ${MOST_HELD} answers: the last of them takes them all out at once`, async () => {
+  const seen: number[] = [];
+  await new Promise<void>((resolve) => {
+    setTimeout(() => {
+      for (let i = 0; i < MOST_HELD + 5; i++) {
+        atTurnEnd(() => seen.push(i));
+        if (i === MOST_HELD - 2) assert.equal(seen.length, 0, 'held until the bound');
+        if (i === MOST_HELD - 1) assert.deepEqual(seen, Array.from({ length: MOST_HELD }, (_, j) => j), 'out at the bound, in order');
+      }
+      atTurnEnd(resolve);
+    }, 1);
+  });
+  assert.deepEqual(seen, Array.from({ length: MOST_HELD + 5 }, (_, j) => j));
 });
