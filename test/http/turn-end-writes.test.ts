@@ -44,7 +44,8 @@ function exchange(request: string, count: number): Promise<Array<{ status: numbe
         // Nothing more may follow: an answer written twice would show here.
         setTimeout(() => {
           socket.destroy();
-          resolve(buffer === '' ? answers : (reject(new Error(`bytes after the last answer: ${buffer.slice(0, 200)}`)) as never));
+          if (buffer === '') resolve(answers);
+          else reject(new Error(`bytes after the last answer: ${buffer.slice(0, 200)}`));
         }, 50);
       }
     });
