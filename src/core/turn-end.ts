@@ -56,7 +56,8 @@ export function atTurnEnd(write: () => void): void {
  * back answers it has no part in. The answers `work` settles are written as
  * they come: they come together anyway, in the promise reactions that follow
  * `work`, and an immediate they queued there would wait for the next turn's
- * I/O. The immediate queued right behind `work` ends that.
+ * I/O. Those reactions end before the next immediate, queued right behind
+ * `work`, which ends that.
  */
 export function settleAtTurnEnd(work: () => void): void {
   setImmediate(() => {
@@ -66,6 +67,5 @@ export function settleAtTurnEnd(work: () => void): void {
   });
   setImmediate(() => {
     settling = false;
-    writeOut();
   });
 }
