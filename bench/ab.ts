@@ -19,11 +19,10 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { basicOf, benchData, benchNode, benchSettingsEnv, cpuSeconds, pinnedCpu, rotation, startPinned, stopServer, type BenchSettings } from './scenarios.js';
+import { benchData, benchNode, benchSettingsEnv, cpuSeconds, loads, pinnedCpu, rotation, startPinned, stopServer, type BenchSettings } from './scenarios.js';
 import { TOKEND_BUILT_MAIN, type Running } from '../test/helpers/serve.js';
 
 const ROOT = join(import.meta.dirname, '..');
-const FORM = 'application/x-www-form-urlencoded';
 const SCENARIOS = ['me', 'me-jwt', 'introspect', 'client-credentials', 'get-token', 'rotation'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
@@ -91,25 +90,19 @@ async function prepare(settings: BenchSettings, side: Side, store: string, scena
     throw error;
   }
   const { url } = server;
-  const { opaque: app, login, opaqueToken: token, jwtToken: jwt, masterKey } = await benchNode(url);
+  const node = await benchNode(url);
+  const load = loads(url, node);
+  const build: Record<Scenario, () => autocannon.Options | Promise<autocannon.Options>> = {
+    me: () => load.me(node.opaqueToken),
+    'me-jwt': () => load.me(node.jwtToken),
+    introspect: load.introspect,
+    'client-credentials': load.clientCredentials,
+    'get-token': load.getToken,
+    // A live refresh token per connection for the warm-up and every slice (each slice's end abandons up to one a connection).
+    rotation: async () => rotation(url, node.opaque, await load.refreshTokens(node.opaque, connections * (rounds + 2))),
+  };
   const options = new Map<Scenario, autocannon.Options>();
-  for (const scenario of scenarios) {
-    if (scenario === 'me') options.set(scenario, { url: `${url}/v1/me`, headers: { authorization: `Bearer ${token}` } });
-    if (scenario === 'me-jwt') options.set(scenario, { url: `${url}/v1/me`, headers: { authorization: `Bearer ${jwt}` } });
-    if (scenario === 'introspect') {
-      options.set(scenario, { url: `${url}/oauth/introspect`, method: 'POST', headers: { authorization: basicOf(app), 'content-type': FORM }, body: `token=${token}` });
-    }
-    if (scenario === 'client-credentials') {
-      options.set(scenario, { url: `${url}/oauth/token`, method: 'POST', headers: { authorization: basicOf(app), 'content-type': FORM }, body: 'grant_type=client_credentials' });
-    }
-    if (scenario === 'get-token') options.set(scenario, { url: `${url}/api/auth/v1.0/get_token/`, method: 'POST', headers: { authorization: `Token ${masterKey}` } });
-    if (scenario === 'rotation') {
-      // A live refresh token per connection for the warm-up and every slice (each slice's end abandons up to one a connection).
-      const pool: string[] = [];
-      while (pool.length < connections * (rounds + 2)) pool.push(...(await Promise.all(Array.from({ length: 16 }, async () => (await login(app)).refresh_token as string))));
-      options.set(scenario, rotation(url, app, pool));
-    }
-  }
+  for (const scenario of scenarios) options.set(scenario, await build[scenario]());
   return {
     side,
     server,

@@ -337,6 +337,23 @@ export async function benchNode(url: string) {
   return { opaque, jwt, passwordBody, login, opaqueToken, jwtToken, masterKey };
 }
 
+/** The requests bench and bench:ab both load a node with, as autocannon options: one definition for both. */
+export function loads(url: string, node: Awaited<ReturnType<typeof benchNode>>) {
+  const client = { authorization: basicOf(node.opaque), 'content-type': FORM };
+  return {
+    me: (token: string): autocannon.Options => ({ url: `${url}/v1/me`, headers: { authorization: `Bearer ${token}` } }),
+    introspect: (): autocannon.Options => ({ url: `${url}/oauth/introspect`, method: 'POST', headers: client, body: `token=${node.opaqueToken}` }),
+    clientCredentials: (): autocannon.Options => ({ url: `${url}/oauth/token`, method: 'POST', headers: client, body: 'grant_type=client_credentials' }),
+    getToken: (): autocannon.Options => ({ url: `${url}/api/auth/v1.0/get_token/`, method: 'POST', headers: { authorization: `Token ${node.masterKey}` } }),
+    /** At least `count` live refresh tokens of `app`, 16 logins at a time: inside the server's hashing queue (TOKEND_HASH_QUEUE, 64). */
+    async refreshTokens(app: Client, count: number): Promise<string[]> {
+      const tokens: string[] = [];
+      while (tokens.length < count) tokens.push(...(await Promise.all(Array.from({ length: 16 }, async () => (await node.login(app)).refresh_token as string))));
+      return tokens;
+    },
+  };
+}
+
 /** One tokend node on a store, with what the scenarios need made through its own API. */
 export async function benchStore(settings: BenchSettings, store: string): Promise<Figure[]> {
   const data = await benchData(store, benchSettingsEnv());
@@ -356,38 +373,25 @@ export async function benchStore(settings: BenchSettings, store: string): Promis
     return figure;
   };
   try {
-    const { opaque, jwt, passwordBody, login, opaqueToken, jwtToken, masterKey } = await benchNode(url);
+    const node = await benchNode(url);
+    const { opaque, jwt, passwordBody, opaqueToken, jwtToken } = node;
+    const load = loads(url, node);
     const first = settings.connections[0]!;
-    const me = (token: string) => (): autocannon.Options => ({ url: `${url}/v1/me`, headers: { authorization: `Bearer ${token}` } });
+    const me = (token: string) => () => load.me(token);
 
     for (const connections of settings.connections) {
       await run('verify: GET /v1/me, opaque (repeat)', connections, me(opaqueToken));
       await run('verify: GET /v1/me, JWT (repeat)', connections, me(jwtToken));
-      await run('introspect: POST /oauth/introspect', connections, () => ({
-        url: `${url}/oauth/introspect`,
-        method: 'POST',
-        headers: { authorization: basicOf(opaque), 'content-type': FORM },
-        body: `token=${opaqueToken}`,
-      }));
+      await run('introspect: POST /oauth/introspect', connections, load.introspect);
     }
 
-    await run('issue: client_credentials', first, () => ({
-      url: `${url}/oauth/token`,
-      method: 'POST',
-      headers: { authorization: basicOf(opaque), 'content-type': FORM },
-      body: 'grant_type=client_credentials',
-    }));
-    await run('issue: master-key get_token', first, () => ({ url: `${url}/api/auth/v1.0/get_token/`, method: 'POST', headers: { authorization: `Token ${masterKey}` } }));
+    await run('issue: client_credentials', first, load.clientCredentials);
+    await run('issue: master-key get_token', first, load.getToken);
 
     // Sessions for rotation, then rotation; the JWT app's run also yields fresh JWTs for first sight. Each
     // run's end abandons up to one spent token per connection (its answer never read): the warm-up and
     // every measured slice need a session per connection.
-    const sessions = async (app: Client): Promise<string[]> => {
-      const refreshTokens: string[] = [];
-      // 16 logins at a time stay inside the server's hashing queue (TOKEND_HASH_QUEUE, 64).
-      while (refreshTokens.length < (settings.seconds + 2) * first) refreshTokens.push(...(await Promise.all(Array.from({ length: 16 }, async () => (await login(app)).refresh_token as string))));
-      return refreshTokens;
-    };
+    const sessions = (app: Client): Promise<string[]> => load.refreshTokens(app, (settings.seconds + 2) * first);
     await run('issue: refresh rotation (opaque access)', first, async () => rotation(url, opaque, await sessions(opaque)));
     const fresh: string[] = [];
     const firstSightRun = 'verify: GET /v1/me, JWT (first sight)';
