@@ -40,6 +40,11 @@ export class RecordCache<R extends { id: string }> {
     return hit !== undefined ? hit : this.fill(read);
   }
 
+  /** The record under `key` when it is kept, without reading the store. */
+  peek(key: string): R | undefined {
+    return this.bus.trusted ? this.entries.get(key) : undefined;
+  }
+
   private async fill(read: () => Promise<R | null>): Promise<R | null> {
     const mark = this.generation;
     const record = await read();
@@ -63,15 +68,45 @@ export class RecordCache<R extends { id: string }> {
   }
 }
 
-/** Apps by id and by client_id: authenticating a client or verifying a token reads no app from the store. */
+/** Client authentications remembered at most; past that the memory starts again (a node serves far fewer clients). */
+const AUTHENTICATIONS_KEPT = 1_000;
+
+/**
+ * Apps by id and by client_id: authenticating a client or verifying a token
+ * reads no app from the store. Beside them, the client authentications that
+ * passed, by the SHA-256 of the credentials as presented (src/http/client-auth.ts).
+ */
 export class AppCache {
   private readonly records: RecordCache<App>;
+  private readonly authentications = new Map<string, App>();
 
   constructor(
     private readonly store: Store,
     bus: RevocationBus,
   ) {
     this.records = new RecordCache(bus, 'app', (app) => [`client:${app.clientId}`]);
+  }
+
+  /**
+   * The app that credentials with this digest authenticated before, while the
+   * record they were checked against is still the one kept: any change to the
+   * app (its secret rotated, the app deleted or updated) replaces or drops that
+   * record, on every node, and the memory with it. Undefined otherwise, and
+   * whenever the cache is bypassed.
+   */
+  authenticatedBy(digest: string): App | undefined {
+    const app = this.authentications.get(digest);
+    if (app === undefined) return undefined;
+    if (this.records.peek(`client:${app.clientId}`) === app) return app;
+    this.authentications.delete(digest);
+    return undefined;
+  }
+
+  /** Remembers that credentials with this digest authenticated `app`, if `app` is the record kept (else nothing would vouch for it later). */
+  authenticatedWith(digest: string, app: App): void {
+    if (this.records.peek(`client:${app.clientId}`) !== app) return;
+    if (this.authentications.size >= AUTHENTICATIONS_KEPT) this.authentications.clear();
+    this.authentications.set(digest, app);
   }
 
   findById(id: string): Maybe<App | null> {

@@ -5,6 +5,7 @@ import { InvalidClient, InvalidRequest, InvalidToken } from '../core/errors.js';
 import { andThen, type Maybe } from '../core/maybe.js';
 import type { App } from '../core/model.js';
 import { authenticateOperator } from '../core/operators.js';
+import { hashSecret } from '../core/tokens.js';
 import { authorizationCredential } from './auth.js';
 
 type Params = Readonly<Record<string, string | undefined>>;
@@ -36,11 +37,20 @@ export function authenticateRequestClient(core: Core, request: FastifyRequest, p
     throw new InvalidRequest('use one client authentication method, not both');
   }
   if (basic) {
-    const credentials = decodeBasic(request.headers.authorization!);
+    const header = request.headers.authorization!;
+    // A header that authenticated this app before, against the app record still kept, needs no decoding and
+    // no secret check: keyed by its SHA-256, as verified tokens are, so no secret is kept or compared.
+    const digest = hashSecret(header);
+    const known = core.apps.authenticatedBy(digest);
+    if (known !== undefined && (params.client_id === undefined || params.client_id === known.clientId)) return known;
+    const credentials = decodeBasic(header);
     if (params.client_id !== undefined && params.client_id !== credentials.clientId) {
       throw new InvalidRequest('client_id in the body differs from the Basic credentials');
     }
-    return authenticateClient(core, { ...credentials, basic: true });
+    return andThen(authenticateClient(core, { ...credentials, basic: true }), (app) => {
+      core.apps.authenticatedWith(digest, app);
+      return app;
+    });
   }
   if (params.client_id === undefined || params.client_secret === undefined) {
     throw new InvalidClient('client authentication is required: HTTP Basic or client_id and client_secret');

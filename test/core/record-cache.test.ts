@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { LocalBus, type RevocationBus } from '../../src/cluster/bus.js';
 import type { RevocationEvent } from '../../src/cluster/events.js';
-import { RecordCache } from '../../src/core/record-cache.js';
+import type { App } from '../../src/core/model.js';
+import { AppCache, RecordCache } from '../../src/core/record-cache.js';
+import type { Store } from '../../src/store/store.js';
 
 /*
  * The cache under apps and master keys, on its own: what it keeps, and the
@@ -109,4 +111,54 @@ test('while the bus cannot prove delivery, every lookup reads the store, and los
   await cache.find('hash:h1', store.read('h1'));
   await cache.find('hash:h1', store.read('h1'));
   assert.equal(store.reads.count, 4, 'kept again once trusted');
+});
+
+/** An app cache over a one-app store whose reads are counted: only the two reads the cache makes are needed. */
+function appCacheOn(bus: RevocationBus, app: { id: string; clientId: string }) {
+  const reads = { count: 0 };
+  const read = async () => {
+    reads.count += 1;
+    return { ...app } as unknown as App;
+  };
+  const store = { findAppById: read, findAppByClientId: read } as unknown as Store;
+  return { cache: new AppCache(store, bus), reads };
+}
+
+test('a remembered client authentication holds while the app record it was checked against is kept, and not after a change', async () => {
+  const bus = new LocalBus();
+  const { cache, reads } = appCacheOn(bus, { id: 'a1', clientId: 'app_one' });
+  const app = (await cache.findByClientId('app_one'))!;
+  assert.equal(cache.authenticatedBy('digest-1'), undefined, 'nothing remembered yet');
+  cache.authenticatedWith('digest-1', app);
+  assert.equal(cache.authenticatedBy('digest-1'), app);
+  assert.equal(cache.authenticatedBy('digest-2'), undefined, 'another digest is not remembered');
+  bus.publish({ scope: 'app', id: 'a1' }); // its secret rotated, say
+  assert.equal(cache.authenticatedBy('digest-1'), undefined, 'the record it was checked against is gone');
+  const again = (await cache.findByClientId('app_one'))!;
+  assert.notEqual(again, app);
+  assert.equal(cache.authenticatedBy('digest-1'), undefined, 'a new record of the app vouches for nothing checked against the old');
+  cache.authenticatedWith('digest-1', app);
+  assert.equal(cache.authenticatedBy('digest-1'), undefined, 'an app record no longer kept is not remembered');
+  assert.equal(reads.count, 2);
+});
+
+test('while the bus cannot prove delivery, no client authentication is remembered or recalled', async () => {
+  const trust: Array<(trusted: boolean) => void> = [];
+  const bus = {
+    trusted: true,
+    publish(_event: RevocationEvent) {},
+    onEvent() {},
+    onTrustChange(listener: (trusted: boolean) => void) {
+      trust.push(listener);
+    },
+    async close() {},
+  };
+  const { cache } = appCacheOn(bus, { id: 'a1', clientId: 'app_one' });
+  const app = (await cache.findByClientId('app_one'))!;
+  cache.authenticatedWith('digest-1', app);
+  bus.trusted = false;
+  assert.equal(cache.authenticatedBy('digest-1'), undefined);
+  cache.authenticatedWith('digest-2', app);
+  bus.trusted = true;
+  assert.equal(cache.authenticatedBy('digest-2'), undefined, 'nothing was remembered while untrusted');
 });

@@ -70,6 +70,26 @@ describe('POST /oauth/token', () => {
       assertTokenPair(response);
     });
 
+    test('a Basic header that authenticated before is refused the moment its secret is rotated, and still checked against the body', async () => {
+      const client = await createClient(h, { name: 'rotating', grants: ['client_credentials'] });
+      const header = { authorization: basic(client.clientId, client.clientSecret) };
+      const issue = (extra: Record<string, string> = {}, headers = header) => postForm(h, '/oauth/token', { grant_type: 'client_credentials', ...extra }, headers);
+      assert.equal((await issue()).statusCode, 200);
+      assert.equal((await issue()).statusCode, 200, 'a repeat, from what the first remembered');
+      assertError(await issue({ client_id: h.clientId }), 400, 'invalid_request');
+      assertError(await issue({ client_secret: client.clientSecret }), 400, 'invalid_request');
+      assert.equal((await issue({ client_id: client.clientId })).statusCode, 200, 'the same client_id in the body is fine');
+
+      const rotated = await adminRequest(h, 'POST', `/apps/${client.id}/secret`);
+      assert.equal(rotated.statusCode, 200, rotated.body);
+      assertError(await issue(), 401, 'invalid_client');
+      assertError(await issue(), 401, 'invalid_client');
+      const fresh = { authorization: basic(client.clientId, json(rotated).client_secret) };
+      assert.equal((await issue({}, fresh)).statusCode, 200);
+      assert.equal((await issue({}, fresh)).statusCode, 200);
+      assertError(await issue(), 401, 'invalid_client');
+    });
+
     test('Basic credentials and a client_secret in the body at once are invalid_request', async () => {
       const response = await postForm(
         h,
