@@ -47,6 +47,9 @@ const IntrospectionResponse = Type.Object({
   install_id: Type.Optional(Nullable(Type.String())),
 });
 
+/** Introspection answers serialized, by answer: equal answers are one object (src/core/introspection.ts), kept while it keeps them. */
+const introspectionTexts = new WeakMap<Introspection, string>();
+
 /** /oauth/token, /oauth/revoke, /oauth/introspect and the two .well-known documents. */
 export async function oauthRoutes(app: FastifyInstance, { core }: { core: Core }): Promise<void> {
   useErrorShape(app, oauthError);
@@ -108,7 +111,14 @@ export async function oauthRoutes(app: FastifyInstance, { core }: { core: Core }
     // Not an async handler: a client and a token the caches know are answered in the same turn, with no promise.
     (request, reply) => {
       const params = request.body as Params;
-      const send = (answer: Introspection) => reply.header('cache-control', 'no-store').send(answer);
+      const send = (answer: Introspection) => {
+        let text = introspectionTexts.get(answer);
+        if (text === undefined) {
+          text = reply.serialize(answer) as string; // the route's compiled 200 serializer
+          introspectionTexts.set(answer, text);
+        }
+        return reply.header('cache-control', 'no-store').type('application/json; charset=utf-8').send(text);
+      };
       return andThen(authenticateAppOrOperator(core, request, params), ({ app: client }) => {
         if (params.token === undefined || params.token === '') throw new InvalidRequest('token is required');
         return andThen(introspectToken(core, params.token, client), send);

@@ -160,6 +160,17 @@ describe('POST /oauth/introspect (RFC 7662)', () => {
     assert.deepEqual(json(await introspectAs(tokens.access_token, operator)), { active: false });
   });
 
+  test('a repeat answer ends with its token: revoked, then another app asking', async () => {
+    const client = await createClient(h);
+    const tokens = await login(h, await createUser(h, 'introspect-repeat-revoked'), {}, client);
+    const first = await introspect(tokens.access_token, client);
+    assert.equal(first.active, true);
+    assert.deepEqual(await introspect(tokens.access_token, client), first, 'a repeat, from the caches');
+    assert.deepEqual(await introspect(tokens.access_token), { active: false }, "another app's token is not described");
+    assert.equal((await revoke(tokens.access_token, client)).statusCode, 200);
+    await assertDead(tokens.access_token, client);
+  });
+
   test('a client_credentials token has the client as subject and no username', async () => {
     const client = await createClient(h, { scopes: ['jobs'] });
     const issued = await postForm(h, '/oauth/token', { grant_type: 'client_credentials' }, clientAuth(client));
