@@ -78,7 +78,8 @@ const AUTHENTICATIONS_KEPT = 1_000;
  */
 export class AppCache {
   private readonly records: RecordCache<App>;
-  private readonly authentications = new Map<string, App>();
+  /** By digest: the app, and its key here (made once: a string's hash is computed at its first lookup, then kept). */
+  private readonly authentications = new Map<string, { app: App; key: string }>();
 
   constructor(
     private readonly store: Store,
@@ -95,18 +96,19 @@ export class AppCache {
    * whenever the cache is bypassed.
    */
   authenticatedBy(digest: string): App | undefined {
-    const app = this.authentications.get(digest);
-    if (app === undefined) return undefined;
-    if (this.records.peek(`client:${app.clientId}`) === app) return app;
+    const remembered = this.authentications.get(digest);
+    if (remembered === undefined) return undefined;
+    if (this.records.peek(remembered.key) === remembered.app) return remembered.app;
     this.authentications.delete(digest);
     return undefined;
   }
 
   /** Remembers that credentials with this digest authenticated `app`, if `app` is the record kept (else nothing would vouch for it later). */
   authenticatedWith(digest: string, app: App): void {
-    if (this.records.peek(`client:${app.clientId}`) !== app) return;
+    const key = `client:${app.clientId}`;
+    if (this.records.peek(key) !== app) return;
     if (this.authentications.size >= AUTHENTICATIONS_KEPT) this.authentications.clear();
-    this.authentications.set(digest, app);
+    this.authentications.set(digest, { app, key });
   }
 
   findById(id: string): Maybe<App | null> {

@@ -14,7 +14,7 @@ import { dialectRoutes } from './dialects/index.js';
 import { forwardAuthRoutes } from './forward-auth.js';
 import { revocationFeedRoutes } from './revocation-feed.js';
 import { jsonApiError } from './dialects/jsonapi.js';
-import { BODY_LIMIT, parseParams, registerBodyParsers, rejectDuplicates } from './body.js';
+import { BODY_LIMIT, lingerAfterRefusal, parseParams, registerBodyParsers, rejectDuplicates } from './body.js';
 import { oauthError, sendError } from './errors.js';
 import { healthRoutes } from './health.js';
 import { leakedTokenRoutes } from './leaked-tokens.js';
@@ -83,7 +83,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.addHook('preClose', async () => {
     closing = true;
   });
+  // One onSend hook for every answer: each hook is a step of Fastify's hook runner, on every request.
   app.addHook('onSend', (request, reply, payload, done) => {
+    lingerAfterRefusal(request, reply);
     if (closing) reply.header('connection', 'close');
     reply.header('x-content-type-options', 'nosniff');
     // SPEC §9: any answer to a request with a token in its URL, errors included, is private.

@@ -93,7 +93,6 @@ export function registerBodyParsers(app: FastifyInstance): void {
       done(error as Error, undefined);
     }
   });
-  app.addHook('onSend', lingerAfterRefusal);
 }
 
 /** How much more of a refused upload is read, and for how long, before its connection is cut. */
@@ -105,11 +104,10 @@ const LINGER = { bytes: 8 * 1024 * 1024, ms: 5_000 };
  * can destroy the 413 before the client reads it (seen on 0.3–18 % of a 1 MB
  * flood). Like nginx's lingering close, the rest of the upload is read and
  * dropped instead, and the connection stays open — bounded in bytes and time.
+ * The app's one onSend hook calls this first, on every answer.
  */
-function lingerAfterRefusal(request: FastifyRequest, reply: FastifyReply, payload: unknown, done: (error: null, payload: unknown) => void): void {
-  // A callback hook, not an async one: it runs on every answer, and nearly always does nothing.
+export function lingerAfterRefusal(request: FastifyRequest, reply: FastifyReply): void {
   if (reply.statusCode === 413) linger(request, reply);
-  done(null, payload);
 }
 
 function linger(request: FastifyRequest, reply: FastifyReply): void {
