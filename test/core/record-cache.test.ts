@@ -87,27 +87,35 @@ test('a read that began before a change answers its caller but is not kept', asy
   assert.equal(store.reads.count, 2);
 });
 
-test('while the bus cannot prove delivery, every lookup reads the store, and losing trust forgets everything', async () => {
-  const store = table({ id: 'k1', hash: 'h1', revokedAt: null });
-  const trust: Array<(trusted: boolean) => void> = [];
-  const bus = {
+/** A bus whose trust the test sets: `trust(false)` is a lost connection, told to every listener. */
+function bus() {
+  const listeners: Array<(trusted: boolean) => void> = [];
+  const it = {
     trusted: true,
     publish(_event: RevocationEvent) {},
     onEvent() {},
     onTrustChange(listener: (trusted: boolean) => void) {
-      trust.push(listener);
+      listeners.push(listener);
     },
     async close() {},
+    trust(trusted: boolean) {
+      it.trusted = trusted;
+      for (const listener of listeners) listener(trusted);
+    },
   };
-  const cache = cacheOn(bus);
+  return it;
+}
+
+test('while the bus cannot prove delivery, every lookup reads the store, and losing trust forgets everything', async () => {
+  const store = table({ id: 'k1', hash: 'h1', revokedAt: null });
+  const untrusty = bus();
+  const cache = cacheOn(untrusty);
   await cache.find('hash:h1', store.read('h1'));
-  bus.trusted = false;
-  for (const listener of trust) listener(false);
+  untrusty.trust(false);
   await cache.find('hash:h1', store.read('h1'));
   await cache.find('hash:h1', store.read('h1'));
   assert.equal(store.reads.count, 3);
-  bus.trusted = true;
-  for (const listener of trust) listener(true);
+  untrusty.trust(true);
   await cache.find('hash:h1', store.read('h1'));
   await cache.find('hash:h1', store.read('h1'));
   assert.equal(store.reads.count, 4, 'kept again once trusted');
@@ -143,22 +151,18 @@ test('a remembered client authentication holds while the app record it was check
 });
 
 test('while the bus cannot prove delivery, no client authentication is remembered or recalled', async () => {
-  const trust: Array<(trusted: boolean) => void> = [];
-  const bus = {
-    trusted: true,
-    publish(_event: RevocationEvent) {},
-    onEvent() {},
-    onTrustChange(listener: (trusted: boolean) => void) {
-      trust.push(listener);
-    },
-    async close() {},
-  };
-  const { cache } = appCacheOn(bus, { id: 'a1', clientId: 'app_one' });
+  const untrusty = bus();
+  const { cache } = appCacheOn(untrusty, { id: 'a1', clientId: 'app_one' });
   const app = (await cache.findByClientId('app_one'))!;
   cache.authenticatedWith('digest-1', app);
-  bus.trusted = false;
+  untrusty.trusted = false; // not yet told to the listeners: the app record is still held
   assert.equal(cache.authenticatedBy('digest-1'), undefined);
   cache.authenticatedWith('digest-2', app);
-  bus.trusted = true;
+  untrusty.trusted = true;
   assert.equal(cache.authenticatedBy('digest-2'), undefined, 'nothing was remembered while untrusted');
+  cache.authenticatedWith('digest-3', app);
+  assert.equal(cache.authenticatedBy('digest-3'), app);
+  untrusty.trust(false);
+  untrusty.trust(true);
+  assert.equal(cache.authenticatedBy('digest-3'), undefined, 'losing trust forgot the record it was checked against');
 });
