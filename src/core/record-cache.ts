@@ -36,8 +36,7 @@ export class RecordCache<R extends { id: string }> {
 
   /** The record under `key`: at once when kept, or what `read` finds in the store (kept, if nothing changed meanwhile). */
   find(key: string, read: () => Promise<R | null>): Maybe<R | null> {
-    const hit = this.bus.trusted ? this.entries.get(key) : undefined;
-    return hit !== undefined ? hit : this.fill(read);
+    return this.peek(key) ?? this.fill(read);
   }
 
   /** The record under `key` when it is kept, without reading the store. */
