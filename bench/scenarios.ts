@@ -436,8 +436,11 @@ export async function benchStore(settings: BenchSettings, store: string): Promis
       clearTimeout(cap);
       process.stderr.write(`${done.requests.total} in ${((performance.now() - started) / 1000).toFixed(0)} s\n`);
     };
-    if (wanted(grant)) await warmUpGrant();
-    const before = wanted(grant) ? await argon2Rate(settings) : null;
+    let before: Argon2Rate | null = null;
+    if (wanted(grant)) {
+      await warmUpGrant();
+      before = await argon2Rate(settings);
+    }
     const password = await run(grant, first, () => passwordGrant, undefined, false);
     if (password !== null && before !== null) {
       const after = await argon2Rate(settings);
