@@ -1,4 +1,5 @@
 import type { App, User } from '../core/model.js';
+import { digestOfKey } from '../core/tokens.js';
 import type { AppPatch, Rotation, RotationResult, Store } from '../store/store.js';
 import type { RevocationBus } from './bus.js';
 import type { RevocationEvent } from './events.js';
@@ -26,6 +27,6 @@ export function publishingStore(store: Store, bus: RevocationBus): Store {
     revokeToken: (id: string, at: number): Promise<boolean> => after(store.revokeToken(id, at), { scope: 'token', id }),
     revokeMasterKey: (id: string, at: number): Promise<boolean> => after(store.revokeMasterKey(id, at), { scope: 'master-key', id }),
     // A rotated refresh token is no longer live: introspection must not answer it from a cache.
-    rotateRefreshToken: (rotation: Rotation): Promise<RotationResult> => after(store.rotateRefreshToken(rotation), { scope: 'token-hash', hash: rotation.hash }),
+    rotateRefreshToken: (rotation: Rotation): Promise<RotationResult> => after(store.rotateRefreshToken(rotation), { scope: 'token-hash', hash: digestOfKey(rotation.hash) }),
   } satisfies Partial<Store>);
 }

@@ -3,7 +3,7 @@ import { InvalidRequest } from './errors.js';
 import { timeOrderedId } from './ids.js';
 import { signAccessToken } from './jwt.js';
 import type { App, Session, Token, TokenFormat, User } from './model.js';
-import { hashSecret, mintSecret, type TokenKind } from './tokens.js';
+import { mintTokenSecret, tokenKey, type TokenKind } from './tokens.js';
 
 export interface MintSpec {
   kind: TokenKind;
@@ -48,13 +48,13 @@ export async function mintToken(core: Core, spec: MintSpec): Promise<Minted> {
       ...(spec.sessionId !== null && { sid: spec.sessionId }),
     });
   } else {
-    secret = mintSecret(spec.kind);
+    secret = mintTokenSecret(spec.kind, now);
   }
   return {
     secret,
     record: {
       id,
-      hash: hashSecret(secret),
+      hash: tokenKey(secret),
       kind: spec.kind,
       format,
       appId: spec.app.id,

@@ -1,6 +1,7 @@
 import type { Core } from './context.js';
 import { revokeRecord } from './revocation.js';
 import { hashSecret, isTokenKind, looksLikeJwt, parseSecret } from './tokens.js';
+import { findTokenBySecret } from './verification.js';
 
 /** Reports per client IP per window: generous for a scanner, useless as a guessing oracle or a DoS lever. */
 export const LEAK_REPORT_LIMIT = { perIp: 60, windowSeconds: 60 } as const;
@@ -36,17 +37,17 @@ export async function reportLeakedToken(core: Core, report: LeakReport): Promise
   const { presented, ip } = report;
   const hash = hashSecret(presented);
   if (presented.length > MAX_PRESENTED_LENGTH) return 'ignored';
-  if (looksLikeJwt(presented)) return revokeLeakedToken(core, hash, ip);
+  if (looksLikeJwt(presented)) return revokeLeakedToken(core, presented, hash, ip);
   const kind = parseSecret(presented);
   if (kind === null) return 'ignored';
-  if (isTokenKind(kind)) return revokeLeakedToken(core, hash, ip);
+  if (isTokenKind(kind)) return revokeLeakedToken(core, presented, hash, ip);
   if (kind === 'masterKey') return revokeLeakedMasterKey(core, hash, ip);
   if (kind === 'clientSecret') return reportLeakedClientSecret(core, hash, ip);
   return 'ignored';
 }
 
-async function revokeLeakedToken(core: Core, hash: string, ip: string | null): Promise<LeakOutcome> {
-  const token = await core.store.findTokenByHash(hash);
+async function revokeLeakedToken(core: Core, presented: string, hash: string, ip: string | null): Promise<LeakOutcome> {
+  const token = await findTokenBySecret(core.store, presented, hash);
   if (token === null || token.revokedAt !== null || (token.expiresAt !== null && token.expiresAt <= core.clock.now())) return 'ignored';
   await revokeRecord(core, token, 'anonymous', ip, 'leaked');
   return 'revoked';

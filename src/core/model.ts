@@ -53,7 +53,12 @@ export interface Session {
 
 export interface Token {
   id: string;
-  /** SHA-256 of the secret (or of the whole JWT); the secret itself is never stored. */
+  /**
+   * What the store finds the token by (`tokenKey`): an opaque token's locator
+   * then the SHA-256 hex of the secret, or a JWT's SHA-256 alone (and an
+   * opaque token's, if issued before tokens had locators). The secret itself
+   * is never stored.
+   */
   hash: string;
   kind: TokenKind;
   format: TokenFormat;

@@ -1,7 +1,8 @@
 import type { Actor, Core } from './context.js';
 import { NotFound } from './errors.js';
 import type { App, Session, Token } from './model.js';
-import { hashSecret, isTokenKind, looksLikeJwt, parseSecret } from './tokens.js';
+import { isTokenKind, looksLikeJwt, parseSecret } from './tokens.js';
+import { findTokenBySecret } from './verification.js';
 
 /**
  * Revokes one token the way its kind asks: a refresh token takes its whole
@@ -35,7 +36,7 @@ export async function findPresented(core: Core, presented: string): Promise<Toke
     const kind = parseSecret(presented);
     if (kind === null || !isTokenKind(kind)) return null;
   }
-  return core.store.findTokenByHash(hashSecret(presented));
+  return findTokenBySecret(core.store, presented);
 }
 
 /**

@@ -22,6 +22,9 @@ export type SecretKind = keyof typeof PREFIXES;
 const ALPHABET = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 const RANDOM_LENGTH = 32; // 32 base62 characters = 190 bits
 const CHECKSUM_LENGTH = 6; // 62^6 > 2^32, so any CRC32 fits
+const LOCATOR_LENGTH = 5; // leaves a token 27 random characters: 160.8 bits (SPEC §2 asks for at least 160)
+const LOCATOR_SPAN = 62 ** LOCATOR_LENGTH; // milliseconds: 10.6 days
+const DIGEST_LENGTH = 64; // SHA-256 in hex
 const BODY = new RegExp(`^[0-9A-Za-z]{${RANDOM_LENGTH + CHECKSUM_LENGTH}}$`);
 
 const kindByPrefix = new Map<string, SecretKind>(
@@ -54,9 +57,29 @@ function checksum(text: string): string {
   return base62(crc32(text), CHECKSUM_LENGTH);
 }
 
-/** A new opaque secret: prefix, 190 random bits and a CRC32 of both (SPEC §2 "Token format"). */
+/**
+ * A new opaque secret: prefix, 190 random bits and a CRC32 of both (SPEC §2
+ * "Token format"). Master keys, client secrets and operator tokens are made
+ * this way; the tokens tokend issues carry a locator (`mintTokenSecret`).
+ */
 export function mintSecret(kind: SecretKind): string {
   const body = PREFIXES[kind] + randomBase62(RANDOM_LENGTH);
+  return body + checksum(body);
+}
+
+/**
+ * A new opaque token issued at `at`: prefix, its locator, 160.8 random bits
+ * and a CRC32 of the rest, as long as any other secret. The locator is the
+ * millisecond of issue modulo 62^5 (10.6 days) in five base62 characters,
+ * whose order is the numbers' order; it leads the token's store key
+ * (`tokenKey`), so the tokens issued in one grouped commit land on one or two
+ * pages of the store's key index instead of one random page each. It tells a
+ * holder of the token when it was issued, which the token's id (a UUIDv7) and
+ * `created_at` tell anyone who may see them.
+ */
+export function mintTokenSecret(kind: TokenKind, at: number): string {
+  const locator = base62(Math.max(0, Math.floor(at)) % LOCATOR_SPAN, LOCATOR_LENGTH);
+  const body = PREFIXES[kind] + locator + randomBase62(RANDOM_LENGTH - LOCATOR_LENGTH);
   return body + checksum(body);
 }
 
@@ -85,10 +108,28 @@ export function parseSecret(secret: string): SecretKind | null {
   return kind !== null && checksumHolds(secret) ? kind : null;
 }
 
-/** What the store keeps instead of a secret. */
+/** What the store keeps instead of a secret: its SHA-256, in hex. */
 export function hashSecret(secret: string): string {
   // The one-shot hash is a third of createHash's cost, and it runs on every verification.
   return hash('sha256', secret, 'hex');
+}
+
+/**
+ * What the store finds a token by: an opaque token's five characters after
+ * the prefix (its locator, see `mintTokenSecret`) then the SHA-256 hex of the
+ * whole token; a JWT's (only a JWT starts "eyJ") SHA-256 alone. Either way it ends with the SHA-256, and
+ * holds nothing a SHA-256 does not hide but the locator. `digest` is
+ * `hashSecret(token)`, when the caller has it already. A token issued before
+ * tokens had locators is stored under its SHA-256 alone: `findTokenBySecret`
+ * looks there too.
+ */
+export function tokenKey(token: string, digest = hashSecret(token)): string {
+  return token.startsWith('eyJ') ? digest : token.slice(4, 4 + LOCATOR_LENGTH) + digest;
+}
+
+/** The SHA-256 hex a token's store key ends with: what caches, the bus and the revocation feed name a token by. */
+export function digestOfKey(key: string): string {
+  return key.slice(-DIGEST_LENGTH);
 }
 
 /** A JWT is three base64url parts; we only look at a string this shape as one. */

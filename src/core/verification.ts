@@ -2,7 +2,8 @@ import type { Core } from './context.js';
 import { verifyAccessToken } from './jwt.js';
 import type { App, Token, User } from './model.js';
 import type { Door } from './observer.js';
-import { checksumHolds, hashSecret, isTokenKind, looksLikeJwt, secretShape, type TokenKind } from './tokens.js';
+import type { Store } from '../store/store.js';
+import { checksumHolds, hashSecret, isTokenKind, looksLikeJwt, secretShape, tokenKey, type TokenKind } from './tokens.js';
 
 /** A presented token that is live, with its app and user. */
 export interface Verified {
@@ -71,7 +72,7 @@ async function fromStore(core: Core, presented: string, hash: string, jwt: boole
     if (claims === null) return null;
     audience = claims.aud;
   }
-  const token = await core.store.findTokenByHash(hash);
+  const token = await findTokenBySecret(core.store, presented, hash);
   if (token === null || !isLive(token, now)) return null;
   const app = await core.apps.findById(token.appId);
   if (app === null || app.deletedAt !== null) return null;
@@ -82,6 +83,18 @@ async function fromStore(core: Core, presented: string, hash: string, jwt: boole
     if (user === null || user.disabled) return null;
   }
   return { token, app, user };
+}
+
+/**
+ * A presented opaque token or JWT's record, live or not, by its store key
+ * (`tokenKey`); failing that, by its SHA-256 alone, under which the tokens
+ * issued before tokens had locators are stored. So only a token the store
+ * does not hold under its key costs a second lookup: an unknown one, or one
+ * of those. `digest` is `hashSecret(presented)`, when the caller has it.
+ */
+export async function findTokenBySecret(store: Pick<Store, 'findTokenByHash'>, presented: string, digest = hashSecret(presented)): Promise<Token | null> {
+  const key = tokenKey(presented, digest);
+  return (await store.findTokenByHash(key)) ?? (key === digest ? null : store.findTokenByHash(digest));
 }
 
 /** Not revoked, not expired, and (for a refresh token) not yet rotated. */

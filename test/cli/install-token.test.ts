@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import { createApp } from '../../src/core/apps.js';
 import type { Core } from '../../src/core/context.js';
 import { createCore } from '../../src/core/create.js';
-import { hashSecret } from '../../src/core/tokens.js';
+import { tokenKey } from '../../src/core/tokens.js';
 import { createUser } from '../../src/core/users.js';
 import { openSqliteStore } from '../../src/store/sqlite.js';
 
@@ -41,7 +41,7 @@ describe('tokend install-token', () => {
       await store.close();
     }
   }
-  const stored = (token: string) => withStore((core) => core.store.findTokenByHash(hashSecret(token)));
+  const stored = (token: string) => withStore((core) => core.store.findTokenByHash(tokenKey(token)));
 
   before(async () => {
     await withStore(async (core) => {

@@ -6,7 +6,7 @@ import { timeOrderedId } from '../../src/core/ids.js';
 import { randomView } from '../../src/core/random.js';
 import { parseScope } from '../../src/core/scopes.js';
 import { matchesDigest, sameSecret } from '../../src/core/secrets.js';
-import { PREFIXES, hashSecret, looksLikeJwt, mintSecret, parseSecret, type SecretKind } from '../../src/core/tokens.js';
+import { PREFIXES, digestOfKey, hashSecret, isTokenKind, looksLikeJwt, mintSecret, mintTokenSecret, parseSecret, tokenKey, type SecretKind, type TokenKind } from '../../src/core/tokens.js';
 import { DUPLICATES, parseParams, rejectDuplicates } from '../../src/http/body.js';
 import { redactUrl } from '../../src/http/logging.js';
 
@@ -32,6 +32,49 @@ describe('opaque secrets', () => {
       }),
       { numRuns: 500 },
     );
+  });
+
+  test('a minted token of every kind parses back to its kind, as long as any other secret, and leads with its locator', () => {
+    const tokenKind = fc.constantFrom(...(KINDS.filter(isTokenKind) as TokenKind[]));
+    // Any millisecond from 1970 to 2100.
+    fc.assert(
+      fc.property(tokenKind, fc.integer({ min: 0, max: 4_102_444_800_000 }), (k, at) => {
+        const token = mintTokenSecret(k, at);
+        assert.equal(token.length, 42);
+        assert.ok(token.startsWith(PREFIXES[k]));
+        assert.match(token.slice(4), /^[0-9A-Za-z]{38}$/);
+        assert.equal(parseSecret(token), k);
+        assert.equal(token.slice(4, 9), mintTokenSecret(k, at).slice(4, 9));
+        assert.equal(tokenKey(token), token.slice(4, 9) + hashSecret(token));
+        assert.equal(digestOfKey(tokenKey(token)), hashSecret(token));
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  test("a token's locator is the millisecond of issue modulo 62^5, in base62 whose text order is its number order", () => {
+    const span = 62 ** 5;
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 4_102_444_800_000 }), fc.integer({ min: 1, max: 86_400_000 }), (at, later) => {
+        fc.pre(Math.floor(at / span) === Math.floor((at + later) / span));
+        assert.ok(mintTokenSecret('access', at).slice(4, 9) < mintTokenSecret('access', at + later).slice(4, 9));
+        assert.equal(mintTokenSecret('access', at).slice(4, 9), mintTokenSecret('refresh', at + span).slice(4, 9));
+      }),
+      { numRuns: 1000 },
+    );
+    assert.equal(mintTokenSecret('access', 0).slice(4, 9), '00000');
+    assert.equal(mintTokenSecret('access', span - 1).slice(4, 9), 'zzzzz');
+  });
+
+  test('tokens minted in the same millisecond still differ in their 27 random characters', () => {
+    const seen = new Set(Array.from({ length: 2000 }, () => mintTokenSecret('access', 1_793_534_400_000).slice(9, 36)));
+    assert.equal(seen.size, 2000);
+  });
+
+  test("a JWT's store key is its SHA-256 alone", () => {
+    const jwt = 'eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiIxIn0.c2ln';
+    assert.equal(tokenKey(jwt), hashSecret(jwt));
+    assert.equal(digestOfKey(tokenKey(jwt)), hashSecret(jwt));
   });
 
   test('every kind has its own four-character prefix', () => {

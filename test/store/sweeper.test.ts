@@ -5,7 +5,7 @@ import { loadConfig } from '../../src/config.js';
 import { ManualClock } from '../../src/core/clock.js';
 import type { Session, Token } from '../../src/core/model.js';
 import { Sweeper, type SweepEvent, type SweeperOptions } from '../../src/core/sweeper.js';
-import { hashSecret, type TokenKind } from '../../src/core/tokens.js';
+import { tokenKey, type TokenKind } from '../../src/core/tokens.js';
 import type { KyselyStore } from '../../src/store/kysely-store.js';
 import { openPostgresStore } from '../../src/store/postgres.js';
 import { openSqliteStore } from '../../src/store/sqlite.js';
@@ -192,7 +192,7 @@ for (const [name, open] of Object.entries(DATABASES)) {
     });
     after(() => h.close());
 
-    const storedSecret = (secret: string) => h.store.findTokenByHash(hashSecret(secret));
+    const storedSecret = (secret: string) => h.store.findTokenByHash(tokenKey(secret));
 
     test('after a sweep the live session still verifies and refreshes; its swept ancestors are simply unknown', async () => {
       const a = await login(h, alice);

@@ -5,7 +5,8 @@ import type { App, Token, TokenFormat } from '../model.js';
 import type { Door } from '../observer.js';
 import { openSuccessor, sealSuccessor } from '../refresh-seal.js';
 import { parseScope } from '../scopes.js';
-import { hashSecret, parseSecret } from '../tokens.js';
+import { parseSecret } from '../tokens.js';
+import { findTokenBySecret } from '../verification.js';
 import type { Grant } from './types.js';
 
 const INVALID = 'the refresh token is invalid, expired or revoked';
@@ -39,9 +40,8 @@ export async function refreshSession(core: Core, { app, presented, scope: reques
   // A bad checksum is refused before any store lookup (SPEC §2).
   if (parseSecret(presented) !== 'refresh') throw new InvalidGrant(INVALID);
 
-  const hash = hashSecret(presented);
   const now = core.clock.now();
-  const current = await core.store.findTokenByHash(hash);
+  const current = await findTokenBySecret(core.store, presented);
   if (current === null || current.kind !== 'refresh' || current.appId !== app.id || current.sessionId === null || current.userId === null) {
     throw new InvalidGrant(INVALID);
   }
@@ -69,7 +69,7 @@ export async function refreshSession(core: Core, { app, presented, scope: reques
     detail: { from: current.id, door },
   });
   const result = await core.store.rotateRefreshToken({
-    hash,
+    hash: current.hash,
     appId: app.id,
     now,
     successorId: set.refreshTokenId!,

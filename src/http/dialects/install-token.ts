@@ -6,7 +6,7 @@ import type { Core } from '../../core/context.js';
 import { InvalidRequest, TokendError } from '../../core/errors.js';
 import type { Minted } from '../../core/issuance.js';
 import { checkInstallId, issueInstallToken } from '../../core/install-tokens.js';
-import { mintSecret } from '../../core/tokens.js';
+import { mintTokenSecret } from '../../core/tokens.js';
 import { requireUser } from '../auth.js';
 import { useErrorShape } from '../errors.js';
 import { Detail, detailError, isoSeconds } from './common.js';
@@ -99,7 +99,7 @@ export async function installTokenDialect(app: FastifyInstance, { core }: { core
       const installId = checkInstallId(query.installid);
       if (query.qr !== undefined && query.qr !== 'svg') throw new InvalidRequest('qr must be svg');
       if (query.app_key !== caller.app.clientId) throw new PermissionDenied('this token does not belong to the app app_key names');
-      if (query.qr === 'svg') checkQrFits(deeplinkFor(caller.app, mintSecret('install')));
+      if (query.qr === 'svg') checkQrFits(deeplinkFor(caller.app, mintTokenSecret('install', Date.now())));
 
       const { minted, deeplink } = await issueInstallToken(core, {
         app: caller.app,
