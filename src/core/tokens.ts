@@ -117,11 +117,11 @@ export function hashSecret(secret: string): string {
 /**
  * What the store finds a token by: an opaque token's five characters after
  * the prefix (its locator, see `mintTokenSecret`) then the SHA-256 hex of the
- * whole token; a JWT's (only a JWT starts "eyJ") SHA-256 alone. Either way it ends with the SHA-256, and
- * holds nothing a SHA-256 does not hide but the locator. `digest` is
- * `hashSecret(token)`, when the caller has it already. A token issued before
- * tokens had locators is stored under its SHA-256 alone: `findTokenBySecret`
- * looks there too.
+ * whole token; a JWT's SHA-256 alone (only a JWT starts "eyJ"). Either way it
+ * ends with the SHA-256, and holds nothing a SHA-256 does not hide but the
+ * locator. `digest` is `hashSecret(token)`, when the caller has it already. A
+ * token issued before tokens had locators is stored under its SHA-256 alone:
+ * `findTokenBySecret` looks there too.
  */
 export function tokenKey(token: string, digest = hashSecret(token)): string {
   return token.startsWith('eyJ') ? digest : token.slice(4, 4 + LOCATOR_LENGTH) + digest;

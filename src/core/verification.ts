@@ -1,8 +1,8 @@
+import type { Store } from '../store/store.js';
 import type { Core } from './context.js';
 import { verifyAccessToken } from './jwt.js';
 import type { App, Token, User } from './model.js';
 import type { Door } from './observer.js';
-import type { Store } from '../store/store.js';
 import { checksumHolds, hashSecret, isTokenKind, looksLikeJwt, secretShape, tokenKey, type TokenKind } from './tokens.js';
 
 /** A presented token that is live, with its app and user. */

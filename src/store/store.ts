@@ -56,6 +56,7 @@ export type RotationResult =
   | { outcome: 'lost'; token: Token | null };
 
 export interface Rotation {
+  /** The spent refresh token's store key, as found (`Token.hash`). */
   hash: string;
   appId: string;
   now: number;

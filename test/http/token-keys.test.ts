@@ -81,11 +81,11 @@ for (const database of ['sqlite', 'postgres'] as const) {
       const next = json(rotated);
       for (const token of [next.access_token, next.refresh_token]) assert.ok(await h.store.findTokenByHash(tokenKey(token)));
       assert.equal((await me(h, next.access_token)).statusCode, 200);
-      // Spent: a second use is refused, the first one's successors live on only within the grace window rules.
-      h.clock.advance(60_000);
+      // Spent: with the default grace of 0, a second use is reuse, refused, and it ends the session.
       const replay = await refresh(h, secret);
       assert.equal(replay.statusCode, 400, replay.body);
       assert.equal(json(replay).error, 'invalid_grant');
+      assert.equal((await me(h, next.access_token)).statusCode, 401);
     });
 
     test('a leaked token stored under its SHA-256 alone is revoked by the report', async () => {

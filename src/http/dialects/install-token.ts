@@ -99,7 +99,7 @@ export async function installTokenDialect(app: FastifyInstance, { core }: { core
       const installId = checkInstallId(query.installid);
       if (query.qr !== undefined && query.qr !== 'svg') throw new InvalidRequest('qr must be svg');
       if (query.app_key !== caller.app.clientId) throw new PermissionDenied('this token does not belong to the app app_key names');
-      if (query.qr === 'svg') checkQrFits(deeplinkFor(caller.app, mintTokenSecret('install', Date.now())));
+      if (query.qr === 'svg') checkQrFits(deeplinkFor(caller.app, mintTokenSecret('install', core.clock.now())));
 
       const { minted, deeplink } = await issueInstallToken(core, {
         app: caller.app,
