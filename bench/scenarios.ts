@@ -162,7 +162,9 @@ const median = (values: number[]): number => [...values].sort((a, b) => a - b)[M
  * the median of the slices' p50s, p99 the worst slice's p99. With the server's
  * pid, the server's CPU time per request is taken too: CPU time that another
  * machine steals is not counted, so the ratio of CPU per request is the
- * steadiest figure this machine gives.
+ * steadiest figure this machine gives. `pairedCeiling` is the ceiling's URL
+ * (a GET of its one route), or any other server's run to pair with, sliced
+ * as this one is (`npm run bench:scale` pairs a large store with a small).
  */
 export async function measure(
   settings: BenchSettings,
@@ -171,18 +173,23 @@ export async function measure(
   connections: number,
   options: autocannon.Options,
   warmUp: autocannon.Options | null = options,
-  pairedCeiling: string | null = null,
+  pairedCeiling: string | autocannon.Options | null = null,
   serverPid: number | null = null,
 ): Promise<Figure> {
   process.stderr.write(`  ${store.padEnd(9)} ${scenario}, ${connections} connections … `);
   if (warmUp !== null) await autocannon({ connections, duration: 1, ...warmUp });
   const slices = pairedCeiling === null ? 1 : settings.seconds;
+  // A slice of a run of a set `amount` is its share of the amount; of a timed run, one second (the whole run, unpaired).
+  const sliceOf = (run: autocannon.Options): autocannon.Options =>
+    run.amount !== undefined ? { ...run, amount: Math.floor(run.amount / slices) } : { ...run, duration: settings.seconds / slices };
   const mine: Slice[] = [];
   const ceiling: Slice[] = [];
   for (let i = 0; i < slices; i += 1) {
-    if (pairedCeiling !== null) ceiling.push(await slice(connections, { url: pairedCeiling, duration: 1 }, settings.ceilingPid, settings.loadCpu));
-    const length = options.amount !== undefined ? { amount: Math.floor(options.amount / slices) } : { duration: settings.seconds / slices };
-    mine.push(await slice(connections, { ...options, ...length }, serverPid, settings.loadCpu));
+    if (pairedCeiling !== null) {
+      const other = typeof pairedCeiling === 'string' ? { url: pairedCeiling, duration: 1 } : sliceOf(pairedCeiling);
+      ceiling.push(await slice(connections, other, settings.ceilingPid, settings.loadCpu));
+    }
+    mine.push(await slice(connections, sliceOf(options), serverPid, settings.loadCpu));
   }
   const rate = (runs: Slice[]) => runs.reduce((sum, run) => sum + run.requests, 0) / runs.reduce((sum, run) => sum + run.seconds, 0);
   const figure: Figure = {
@@ -211,7 +218,7 @@ export async function measure(
     figure.ceilingCpuUs = Math.round(perRequest(ceiling));
     figure.cpuRatio = Number((perRequest(ceiling) / perRequest(mine)).toFixed(2));
   }
-  process.stderr.write(`${figure.requestsPerSecond} req/s, p99 ${figure.p99} ms${figure.ratio !== undefined ? `, ${figure.ratio}× the ceiling beside it` : ''}${figure.errors ? `, ${figure.errors} errors` : ''}
+  process.stderr.write(`${figure.requestsPerSecond} req/s, p99 ${figure.p99} ms${figure.ratio !== undefined ? `, ${figure.ratio}× ${typeof pairedCeiling === 'string' ? 'the ceiling' : 'the run'} beside it` : ''}${figure.errors ? `, ${figure.errors} errors` : ''}
 `);
   return figure;
 }
